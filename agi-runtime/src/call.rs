@@ -1,0 +1,558 @@
+//! One AGI session: the environment, the connection, and the hang-up state.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connection::{Connection, ReadLine};
+use crate::error::{AgiError, AgiResult};
+use crate::hangup::HangupSignal;
+use crate::router::RouteInfo;
+use crate::wire::encode::{encode_command, encode_raw};
+use crate::wire::lines::LineSpan;
+use crate::wire::reply::{Line, classify, ends_usage_block};
+use crate::wire::{AgiEnv, Arg, DEFAULT_MAX_COMMAND_LINE, Response};
+
+/// Caps and timeouts of one call, copied from the server's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallLimits {
+    pub(crate) max_command_line: usize,
+    pub(crate) max_reply_line: usize,
+    pub(crate) max_usage_lines: usize,
+    pub(crate) command_timeout: Option<Duration>,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            max_command_line: DEFAULT_MAX_COMMAND_LINE,
+            // GET VARIABLE is capped at 1023 bytes by Asterisk, but GET FULL VARIABLE and
+            // DATABASE GET are not: allow long values, refuse absurd ones.
+            max_reply_line: 64 * 1024,
+            max_usage_lines: 200,
+            command_timeout: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Health {
+    Ready,
+    Disconnected,
+    Broken(&'static str),
+}
+
+/// What a reply line asks the reader to do, detached from the buffer it was read from.
+enum Step {
+    Hangup,
+    Skip,
+    Final,
+    Fail(AgiError),
+    UsageBlock,
+    Malformed(String),
+}
+
+/// One AGI session with Asterisk: send commands, read typed results.
+///
+/// A handler gets `&mut Call`: commands take `&mut self`, so exactly one command is in
+/// flight at a time, as AGI requires, and the compiler enforces it.
+///
+/// # Hang-up semantics
+///
+/// * A `HANGUP` line can arrive at any time. It is never taken for the reply of a
+///   command: a command in flight still gets its own reply, and the call is marked hung
+///   up ([`is_hung_up`](Call::is_hung_up), [`hangup_signal`](Call::hangup_signal)).
+/// * After the hangup, commands that need a live channel fail with
+///   [`AgiError::HungUp`] without a round trip; the ones Asterisk still runs on a dead
+///   channel (`GET VARIABLE`, `SET VARIABLE`, `EXEC`, `DATABASE …`, `VERBOSE`, `NOOP`,
+///   …) keep working, so `GET VARIABLE DIALSTATUS` after a hangup returns the value.
+/// * Between commands nobody reads the connection, so a handler busy with its own I/O
+///   learns of a hangup at its next command — or at once if it wraps that I/O in
+///   [`or_hangup`](Call::or_hangup) or selects on [`hung_up`](Call::hung_up).
+///
+/// ```
+/// use agi_runtime::{AgiResult, Call};
+///
+/// async fn greet(call: &mut Call) -> AgiResult<()> {
+///     call.answer().await?;
+///     call.stream_file("welcome", agi_runtime::EscapeDigits::NONE).await?;
+///     let status = call.get_variable("DIALSTATUS").await?;
+///     call.verbose(&format!("dial status: {status:?}")).await?;
+///     Ok(())
+/// }
+/// ```
+pub struct Call {
+    conn: Connection,
+    env: AgiEnv,
+    signal: HangupSignal,
+    hung_up: bool,
+    health: Health,
+    /// The last final reply, still in the read buffer; consumed before the next read.
+    pending: Option<LineSpan>,
+    /// The last reply converted from invalid UTF-8, when it was not valid UTF-8.
+    lossy: Option<String>,
+    /// A command was sent and its reply not read yet.
+    in_flight: bool,
+    limits: CallLimits,
+    peer: Option<SocketAddr>,
+    route: Option<Arc<RouteInfo>>,
+    captures: Vec<(u32, u32)>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("path", &self.env.path())
+            .field("channel", &self.env.channel())
+            .field("uniqueid", &self.env.uniqueid())
+            .field("hung_up", &self.hung_up)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Call {
+    pub(crate) fn new(conn: Connection, env: AgiEnv, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
+        Call {
+            conn,
+            env,
+            signal: HangupSignal::default(),
+            hung_up: false,
+            health: Health::Ready,
+            pending: None,
+            lossy: None,
+            in_flight: false,
+            limits,
+            peer,
+            route: None,
+            captures: Vec::new(),
+        }
+    }
+
+    /// The environment Asterisk sent at the start of the session.
+    pub fn env(&self) -> &AgiEnv {
+        &self.env
+    }
+
+    /// The address Asterisk connected from, when the session runs over TCP.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// The route pattern that matched this call (e.g. `/customer/{id}/orders`).
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref().map(|r| r.pattern.as_ref())
+    }
+
+    /// A path capture by name, still percent-encoded as Asterisk sent it.
+    ///
+    /// Handlers written with `#[agi_route]` receive captures as typed parameters instead.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        let route = self.route.as_deref()?;
+        let index = route.captures.iter().position(|c| c.as_ref() == name)?;
+        self.capture(index)
+    }
+
+    pub(crate) fn capture(&self, index: usize) -> Option<&str> {
+        let &(start, end) = self.captures.get(index)?;
+        self.env.path().get(start as usize..end as usize)
+    }
+
+    pub(crate) fn set_route(&mut self, route: Arc<RouteInfo>, captures: Vec<(u32, u32)>) {
+        self.route = Some(route);
+        self.captures = captures;
+    }
+
+    /// Whether the call has learned that the channel hung up (or Asterisk went away).
+    pub fn is_hung_up(&self) -> bool {
+        self.hung_up
+    }
+
+    /// A cloneable signal that fires when this call learns of the hangup.
+    pub fn hangup_signal(&self) -> HangupSignal {
+        self.signal.clone()
+    }
+
+    /// The per-command reply timeout; `None` (the default) waits as long as Asterisk
+    /// needs, since a `Dial` through `EXEC` may last an hour.
+    pub fn command_timeout(&self) -> Option<Duration> {
+        self.limits.command_timeout
+    }
+
+    /// Sets the per-command reply timeout for the rest of this call.
+    ///
+    /// A command that times out leaves the connection out of step (its reply may still
+    /// come), so every later command fails with [`AgiError::Broken`].
+    pub fn set_command_timeout(&mut self, timeout: Option<Duration>) {
+        self.limits.command_timeout = timeout;
+    }
+
+    /// The longest command line this call sends, LF included (default 2047, the limit
+    /// of Asterisk before 20.16 / 21.11 / 22.6).
+    pub fn max_command_line(&self) -> usize {
+        self.limits.max_command_line
+    }
+
+    /// Completes when the call learns of the hangup, watching the connection meanwhile.
+    ///
+    /// Use it in `tokio::select!` beside your own I/O; it is cancel-safe. It also
+    /// completes if Asterisk closes the connection or sends something that is not AGI.
+    pub async fn hung_up(&mut self) {
+        self.release_pending();
+        while !self.hung_up {
+            match self.conn.read_line(self.limits.max_reply_line).await {
+                Ok(ReadLine::Line(span)) => {
+                    let hangup = self.conn.line(span) == b"HANGUP";
+                    let text = if hangup { String::new() } else { lossy(self.conn.line(span)).into_owned() };
+                    self.conn.consume(span);
+                    if hangup {
+                        self.mark_hung_up();
+                    } else if self.health == Health::Ready && !self.in_flight {
+                        tracing::warn!(line = %text, "Asterisk sent a line while no command was running");
+                        self.health = Health::Broken("Asterisk sent a reply to no command");
+                    }
+                }
+                Ok(ReadLine::TooLong(_)) => {
+                    self.health = Health::Broken("Asterisk sent an over-long line");
+                    self.mark_hung_up();
+                }
+                Ok(ReadLine::Eof) | Err(_) => {
+                    self.disconnected();
+                }
+            }
+        }
+    }
+
+    /// Runs `work` (your database or HTTP call) unless the caller hangs up first.
+    ///
+    /// Returns [`AgiError::HungUp`] at once if the call already knows it is hung up, and
+    /// as soon as a `HANGUP` arrives otherwise; `work` is then dropped.
+    ///
+    /// ```
+    /// # async fn lookup(_: &str) -> Option<String> { None }
+    /// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
+    /// let ext = call.env().extension().unwrap_or_default().to_owned();
+    /// let record = call.or_hangup(lookup(&ext)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn or_hangup<F: Future>(&mut self, work: F) -> AgiResult<F::Output> {
+        if self.hung_up {
+            return Err(AgiError::HungUp);
+        }
+        tokio::select! {
+            output = work => Ok(output),
+            () = self.hung_up() => Err(AgiError::HungUp),
+        }
+    }
+
+    /// Sends any command, for those that third-party modules add.
+    ///
+    /// Every word goes through the same encoder as the typed commands: a word that needs
+    /// it is quoted, and LF, CR or NUL are refused, so no word can become a second
+    /// command. The reply is returned as a [`Response`] to interpret.
+    ///
+    /// ```
+    /// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
+    /// let reply = call.command(["SOME", "NEW", "COMMAND", "an argument"]).await?;
+    /// let code = reply.result_code();
+    /// # Ok(()) }
+    /// ```
+    pub async fn command<I, S>(&mut self, words: I) -> AgiResult<Response<'_>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        // Unknown commands may or may not work on a dead channel: let Asterisk decide.
+        self.prepare(true)?;
+        encode_raw(&mut self.conn.out, words, self.limits.max_command_line)?;
+        let name = first_word(&self.conn.out);
+        self.round_trip(&name).await?;
+        self.response(&name)
+    }
+
+    /// Sends one typed command and reads its final reply.
+    ///
+    /// `dead_ok` says whether Asterisk runs the command on a hung-up channel (§4.3).
+    pub(crate) async fn execute(
+        &mut self,
+        keywords: &'static str,
+        dead_ok: bool,
+        args: &[Arg<'_>],
+    ) -> AgiResult<Response<'_>> {
+        self.prepare(dead_ok)?;
+        encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)?;
+        self.round_trip(keywords).await?;
+        self.response(keywords)
+    }
+
+    /// Checks that a command may be sent now, and notices what arrived meanwhile.
+    fn prepare(&mut self, dead_ok: bool) -> AgiResult<()> {
+        self.release_pending();
+        if self.in_flight {
+            self.health = Health::Broken("a command future was dropped before its reply arrived");
+            self.in_flight = false;
+        }
+        match self.health {
+            Health::Ready => {}
+            Health::Disconnected => return Err(AgiError::Disconnected),
+            Health::Broken(why) => return Err(AgiError::Broken(why)),
+        }
+        self.take_unsolicited()?;
+        if self.hung_up && !dead_ok {
+            return Err(AgiError::HungUp);
+        }
+        Ok(())
+    }
+
+    /// Handles what Asterisk sent while no command was running, without waiting: `HANGUP`
+    /// lines mark the call, end of stream disconnects it, anything else is a protocol error.
+    ///
+    /// Asking the socket costs no extra system call over a session: the read that would
+    /// otherwise find nothing right after the command is sent happens here instead.
+    fn take_unsolicited(&mut self) -> AgiResult<()> {
+        loop {
+            loop {
+                match self.conn.buffered_line(self.limits.max_reply_line) {
+                    Ok(Some(span)) => {
+                        let line = self.conn.line(span);
+                        if line == b"HANGUP" {
+                            self.conn.consume(span);
+                            self.mark_hung_up();
+                        } else {
+                            let text = lossy(line).into_owned();
+                            self.conn.consume(span);
+                            return Err(self.protocol_error(format!(
+                                "Asterisk sent `{}` while no command was running",
+                                text.escape_debug()
+                            )));
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(too_long) => {
+                        return Err(self.protocol_error(format!("line longer than {} bytes", too_long.max)));
+                    }
+                }
+            }
+            match self.conn.read_now() {
+                Ok(None) => return Ok(()),
+                Ok(Some(0)) => return Err(self.disconnected()),
+                Ok(Some(_)) => continue,
+                Err(e) => return Err(self.io_failed(e)),
+            }
+        }
+    }
+
+    /// Sends the encoded command and reads its final reply, under the command timeout.
+    async fn round_trip(&mut self, command: &str) -> AgiResult<()> {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug!(command = %lossy(strip_lf(&self.conn.out)), "send");
+        }
+        let Some(timeout) = self.limits.command_timeout else {
+            return self.exchange(command).await;
+        };
+        match tokio::time::timeout(timeout, self.exchange(command)).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.in_flight = false;
+                self.health = Health::Broken("a command timed out; its reply may still arrive");
+                Err(AgiError::Timeout { command: command.to_owned(), timeout })
+            }
+        }
+    }
+
+    async fn exchange(&mut self, command: &str) -> AgiResult<()> {
+        self.in_flight = true;
+        if let Err(e) = self.conn.send_out().await {
+            return Err(self.io_failed(e));
+        }
+        loop {
+            let span = self.next_line().await?;
+            let step = self.step(span, command);
+            match step {
+                Step::Final => {
+                    self.in_flight = false;
+                    self.pending = Some(span);
+                    return Ok(());
+                }
+                Step::Hangup => {
+                    self.conn.consume(span);
+                    self.mark_hung_up();
+                }
+                Step::Skip => self.conn.consume(span),
+                Step::Fail(error) => {
+                    self.conn.consume(span);
+                    self.in_flight = false;
+                    if matches!(error, AgiError::HungUp) {
+                        self.mark_hung_up();
+                    }
+                    return Err(error);
+                }
+                Step::UsageBlock => {
+                    self.conn.consume(span);
+                    let usage = self.read_usage_block().await?;
+                    self.in_flight = false;
+                    return Err(AgiError::InvalidSyntax { command: command.to_owned(), usage: Some(usage) });
+                }
+                Step::Malformed(text) => {
+                    self.conn.consume(span);
+                    return Err(self.protocol_error(format!(
+                        "`{command}` got a reply that is not AGI: `{}`",
+                        text.escape_debug()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Decides what a line means for the command in flight.
+    fn step(&mut self, span: LineSpan, command: &str) -> Step {
+        let text = lossy(self.conn.line(span));
+        tracing::trace!(reply = %text, "receive");
+        match classify(&text) {
+            Line::Hangup => Step::Hangup,
+            Line::Trying => Step::Skip,
+            Line::Success(_) => {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    tracing::debug!(reply = %text, "reply");
+                }
+                self.lossy = match text {
+                    Cow::Borrowed(_) => None,
+                    Cow::Owned(text) => Some(text),
+                };
+                Step::Final
+            }
+            Line::InvalidCommand => Step::Fail(AgiError::InvalidCommand { command: command.to_owned() }),
+            Line::DeadChannel => Step::Fail(AgiError::HungUp),
+            Line::UsageBlockStart => Step::UsageBlock,
+            Line::UsageUnavailable => Step::Fail(AgiError::InvalidSyntax { command: command.to_owned(), usage: None }),
+            Line::OtherStatus { code, text } => {
+                Step::Fail(AgiError::Status { command: command.to_owned(), code, text: text.to_owned() })
+            }
+            Line::Malformed => Step::Malformed(text.into_owned()),
+        }
+    }
+
+    /// Reads the body of a `520-` block up to its `520 ` line, interpreting nothing: the
+    /// body can hold lines that look like replies (`Example return code: 200 result=1`).
+    async fn read_usage_block(&mut self) -> AgiResult<String> {
+        let mut usage = String::new();
+        for _ in 0..=self.limits.max_usage_lines {
+            let span = self.next_line().await?;
+            let line = lossy(self.conn.line(span)).into_owned();
+            self.conn.consume(span);
+            if ends_usage_block(&line) {
+                return Ok(usage);
+            }
+            if !usage.is_empty() {
+                usage.push('\n');
+            }
+            usage.push_str(&line);
+        }
+        Err(self.protocol_error(format!("a 520 usage block did not end within {} lines", self.limits.max_usage_lines)))
+    }
+
+    async fn next_line(&mut self) -> AgiResult<LineSpan> {
+        match self.conn.read_line(self.limits.max_reply_line).await {
+            Ok(ReadLine::Line(span)) => Ok(span),
+            Ok(ReadLine::Eof) => Err(self.disconnected()),
+            Ok(ReadLine::TooLong(too_long)) => {
+                Err(self.protocol_error(format!("reply line longer than {} bytes", too_long.max)))
+            }
+            Err(e) => Err(self.io_failed(e)),
+        }
+    }
+
+    fn response(&self, command: &str) -> AgiResult<Response<'_>> {
+        let text = match (&self.lossy, self.pending) {
+            (Some(text), _) => text.as_str(),
+            (None, Some(span)) => std::str::from_utf8(self.conn.line(span)).unwrap_or_default(),
+            (None, None) => "",
+        };
+        text.strip_prefix("200 ")
+            .and_then(Response::parse)
+            .ok_or_else(|| AgiError::Protocol(format!("no reply to `{command}` is available")))
+    }
+
+    fn release_pending(&mut self) {
+        if let Some(span) = self.pending.take() {
+            self.conn.consume(span);
+        }
+        self.lossy = None;
+    }
+
+    fn mark_hung_up(&mut self) {
+        if !self.hung_up {
+            tracing::debug!("channel hung up");
+            self.hung_up = true;
+            self.signal.fire();
+        }
+    }
+
+    fn disconnected(&mut self) -> AgiError {
+        self.in_flight = false;
+        if self.health == Health::Ready {
+            self.health = Health::Disconnected;
+        }
+        self.mark_hung_up();
+        AgiError::Disconnected
+    }
+
+    fn io_failed(&mut self, error: std::io::Error) -> AgiError {
+        match AgiError::from(error) {
+            AgiError::Disconnected => self.disconnected(),
+            other => {
+                self.in_flight = false;
+                self.health = Health::Broken("an I/O error interrupted a command");
+                other
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, message: String) -> AgiError {
+        tracing::warn!(%message, "protocol error");
+        self.in_flight = false;
+        self.health = Health::Broken("Asterisk sent something that is not AGI");
+        AgiError::Protocol(message)
+    }
+
+    /// Whether commands can still be sent (not disconnected, not out of step).
+    pub(crate) fn is_usable(&self) -> bool {
+        self.health == Health::Ready && !self.in_flight
+    }
+
+    /// Ends the session with Asterisk's failure marker, so it sets `AGISTATUS=FAILURE`.
+    ///
+    /// The bytes are fixed here; no caller text can ever reach this line.
+    pub(crate) async fn send_failure_marker(&mut self) -> std::io::Result<()> {
+        self.conn.send_raw(b"failure\n").await
+    }
+
+    /// Half-closes the connection and waits (up to `linger`) for Asterisk to close its
+    /// side after its final `HANGUP`, so neither side sees a reset.
+    pub(crate) async fn close(&mut self, linger: Duration) {
+        self.release_pending();
+        if self.health == Health::Disconnected {
+            return;
+        }
+        if self.conn.shutdown().await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(linger, self.conn.drain_to_eof()).await;
+    }
+}
+
+fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(bytes)
+}
+
+fn strip_lf(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+fn first_word(line: &[u8]) -> String {
+    let line = strip_lf(line);
+    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    lossy(&line[..end]).into_owned()
+}

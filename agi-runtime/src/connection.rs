@@ -1,0 +1,115 @@
+//! The byte stream of one session: bounded line reads and whole-line writes.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::wire::lines::{LineBuffer, LineSpan, LineTooLong};
+
+/// What a session runs over: a TCP stream in production, an in-memory pipe in tests.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+
+/// How many bytes one read asks for; most AGI lines are far shorter.
+const READ_CHUNK: usize = 512;
+
+/// What a read of one line produced.
+#[derive(Debug)]
+pub(crate) enum ReadLine {
+    Line(LineSpan),
+    /// The peer closed the connection (an unterminated line may be left unread).
+    Eof,
+    TooLong(LineTooLong),
+}
+
+pub(crate) struct Connection {
+    stream: Box<dyn Transport>,
+    lines: LineBuffer,
+    /// The encoded command being sent; reused so encoding allocates nothing per command.
+    pub(crate) out: Vec<u8>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("pending", &self.lines.pending().len()).finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(stream: Box<dyn Transport>) -> Connection {
+        Connection { stream, lines: LineBuffer::default(), out: Vec::new() }
+    }
+
+    /// Reads until a whole line (at most `max` bytes) is buffered. Cancel-safe: bytes
+    /// read before a cancellation stay in the buffer.
+    pub(crate) async fn read_line(&mut self, max: usize) -> std::io::Result<ReadLine> {
+        loop {
+            match self.lines.next_line(max) {
+                Ok(Some(span)) => return Ok(ReadLine::Line(span)),
+                Ok(None) => {}
+                Err(too_long) => return Ok(ReadLine::TooLong(too_long)),
+            }
+            if self.stream.read_buf(self.lines.read_target(READ_CHUNK)).await? == 0 {
+                return Ok(ReadLine::Eof);
+            }
+        }
+    }
+
+    /// A complete line already buffered, without reading.
+    pub(crate) fn buffered_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
+        self.lines.next_line(max)
+    }
+
+    /// Reads whatever the peer has already sent, without waiting: `Ok(None)` if nothing
+    /// is there, `Ok(Some(0))` at end of stream.
+    pub(crate) fn read_now(&mut self) -> std::io::Result<Option<usize>> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let mut buf = ReadBuf::new(&mut chunk);
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut *self.stream).poll_read(&mut cx, &mut buf) {
+            Poll::Ready(Ok(())) => {
+                let filled = buf.filled();
+                self.lines.read_target(filled.len()).extend_from_slice(filled);
+                Ok(Some(filled.len()))
+            }
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok(None),
+        }
+    }
+
+    pub(crate) fn line(&self, span: LineSpan) -> &[u8] {
+        self.lines.line(span)
+    }
+
+    pub(crate) fn consume(&mut self, span: LineSpan) {
+        self.lines.consume(span);
+    }
+
+    /// Sends the encoded command in `out`.
+    pub(crate) async fn send_out(&mut self) -> std::io::Result<()> {
+        self.stream.write_all(&self.out).await
+    }
+
+    /// Sends bytes that are not an encoded command (the end-of-session marker, data lines).
+    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// Half-closes: Asterisk then sends its final `HANGUP` and closes.
+    pub(crate) async fn shutdown(&mut self) -> std::io::Result<()> {
+        self.stream.shutdown().await
+    }
+
+    /// Reads and discards until end of stream (the trailing `HANGUP` after we close).
+    pub(crate) async fn drain_to_eof(&mut self) -> std::io::Result<()> {
+        loop {
+            let target = self.lines.read_target(READ_CHUNK);
+            target.clear();
+            if self.stream.read_buf(target).await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The life of one connection: environment, routing, the handler, the status report.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use crate::call::{Call, CallLimits};
+use crate::connection::{Connection, ReadLine, Transport};
+use crate::handler::{CatchUnwind, Outcome};
+use crate::router::RouteTable;
+use crate::status::{CallStatus, StatusReporting, sanitize_reason};
+use crate::wire::env::EnvBuilder;
+use crate::wire::{AgiEnv, EnvError, EnvLimits};
+
+/// Settings every session of a server shares.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    pub(crate) env_timeout: Duration,
+    pub(crate) env_limits: EnvLimits,
+    pub(crate) call_limits: CallLimits,
+    pub(crate) status: StatusReporting,
+    pub(crate) report_timeout: Duration,
+    pub(crate) close_linger: Duration,
+    pub(crate) hangup_grace: Option<Duration>,
+    /// The call limit, quoted in the `OVERLOADED` reason.
+    pub(crate) max_calls: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            env_timeout: Duration::from_secs(5),
+            env_limits: EnvLimits::default(),
+            call_limits: CallLimits::default(),
+            status: StatusReporting::default(),
+            report_timeout: Duration::from_secs(5),
+            close_linger: Duration::from_secs(2),
+            hangup_grace: Some(Duration::from_secs(60)),
+            max_calls: 10_000,
+        }
+    }
+}
+
+/// What a server's sessions run against.
+pub(crate) struct App {
+    pub(crate) table: RouteTable,
+    pub(crate) config: SessionConfig,
+    /// Cancelled when a graceful shutdown's grace period is over.
+    pub(crate) cut: CancellationToken,
+}
+
+/// How a session ended, for the server's shutdown report and for tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SessionEnd {
+    /// No usable environment block arrived.
+    NoEnvironment,
+    /// The call ran (or was refused) and ended with this status.
+    Reported(CallStatus),
+    /// The server's shutdown deadline cut the handler short.
+    Cut,
+}
+
+/// Runs one session from the first byte to the close.
+pub(crate) async fn run(stream: Box<dyn Transport>, peer: Option<SocketAddr>, app: &App, admitted: bool) -> SessionEnd {
+    let span = tracing::info_span!(
+        "agi_call",
+        peer = peer.map(tracing::field::display),
+        route = tracing::field::Empty,
+        uniqueid = tracing::field::Empty,
+        channel = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    run_in_span(stream, peer, app, admitted, &span).instrument(span.clone()).await
+}
+
+async fn run_in_span(
+    stream: Box<dyn Transport>,
+    peer: Option<SocketAddr>,
+    app: &App,
+    admitted: bool,
+    span: &tracing::Span,
+) -> SessionEnd {
+    let config = &app.config;
+    let started = Instant::now();
+    let mut conn = Connection::new(stream);
+    let env = match tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits)).await {
+        Ok(Ok(env)) => env,
+        Ok(Err(error)) => return refuse_environment(conn, error).await,
+        Err(_) => return refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await,
+    };
+    span.record("uniqueid", env.uniqueid().unwrap_or_default());
+    span.record("channel", env.channel().unwrap_or_default());
+    let mut call = Call::new(conn, env, config.call_limits, peer);
+
+    let (status, reason, cut) = if !admitted {
+        let reason = format!("the server is at its limit of {} concurrent calls", config.max_calls);
+        tracing::warn!(path = call.env().path(), "{reason}; call refused");
+        (CallStatus::Overloaded, Some(reason), false)
+    } else {
+        match app.table.find(call.env().path()) {
+            None => {
+                let reason = format!("no route for `{}`", call.env().path());
+                tracing::info!("{reason}");
+                (CallStatus::NotFound, Some(reason), false)
+            }
+            Some(matched) => {
+                span.record("route", &*matched.entry.info.pattern);
+                call.set_route(matched.entry.info.clone(), matched.captures);
+                let handler = matched.entry.handler.clone();
+                run_handler(&mut call, &*handler, app).await
+            }
+        }
+    };
+    span.record("status", status.as_str());
+    report(&mut call, status, reason.as_deref(), config).await;
+    call.close(config.close_linger).await;
+    tracing::debug!(elapsed = ?started.elapsed(), "call ended");
+    if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
+}
+
+/// Runs the handler, catching panics, and enforcing the post-hangup and shutdown deadlines.
+async fn run_handler(
+    call: &mut Call,
+    handler: &dyn crate::Handler<()>,
+    app: &App,
+) -> (CallStatus, Option<String>, bool) {
+    let signal = call.hangup_signal();
+    let grace = app.config.hangup_grace;
+    let handled = CatchUnwind(handler.call(call, &()));
+    let overran = async {
+        match grace {
+            Some(grace) => {
+                signal.wait().await;
+                tokio::time::sleep(grace).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        outcome = handled => match outcome {
+            Ok(Outcome::Success) => (CallStatus::Success, None, false),
+            Ok(Outcome::HungUp) => {
+                tracing::debug!("handler ended: the caller hung up");
+                (CallStatus::Hangup, Some("the caller hung up".to_owned()), false)
+            }
+            Ok(Outcome::Rejected(rejection)) => {
+                tracing::info!(%rejection, "bad request: handler not run");
+                (CallStatus::BadRequest, Some(rejection.to_string()), false)
+            }
+            Ok(Outcome::Failed(error)) => {
+                tracing::warn!(%error, "handler failed");
+                (CallStatus::HandlerError, Some(error), false)
+            }
+            Err(panic) => {
+                tracing::error!(%panic, "handler panicked");
+                (CallStatus::HandlerError, Some(format!("the handler panicked: {panic}")), false)
+            }
+        },
+        () = overran => {
+            let grace = grace.unwrap_or_default();
+            tracing::warn!(?grace, "handler still running after the hangup deadline; stopped");
+            (CallStatus::HandlerError, Some(format!("the handler did not return within {grace:?} after the hangup")), false)
+        }
+        () = app.cut.cancelled() => {
+            tracing::warn!("server shutdown deadline reached; call cut");
+            (CallStatus::HandlerError, Some("the server shut down before the handler finished".to_owned()), true)
+        }
+    }
+}
+
+async fn read_env(conn: &mut Connection, limits: EnvLimits) -> Result<AgiEnv, EnvError> {
+    let mut builder = EnvBuilder::new(limits);
+    loop {
+        match conn.read_line(limits.max_line).await? {
+            ReadLine::Line(span) => {
+                let done = builder.push_line(conn.line(span))?;
+                conn.consume(span);
+                if done {
+                    return Ok(builder.finish());
+                }
+            }
+            ReadLine::Eof => return Err(EnvError::Truncated { lines: builder.lines() }),
+            ReadLine::TooLong(too_long) => return Err(EnvError::LineTooLong { max: too_long.max }),
+        }
+    }
+}
+
+async fn refuse_environment(mut conn: Connection, error: EnvError) -> SessionEnd {
+    // Port scanners and health checks connect and say nothing: not worth more than debug.
+    match &error {
+        EnvError::Truncated { lines: 0 } | EnvError::Timeout(_) => tracing::debug!(%error, "no environment block"),
+        _ => tracing::info!(%error, "environment block refused"),
+    }
+    let _ = conn.shutdown().await;
+    SessionEnd::NoEnvironment
+}
+
+/// Tells the dialplan how the call ended, if the connection still allows it.
+async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, config: &SessionConfig) {
+    let reporting = &config.status;
+    if !call.is_usable() {
+        return;
+    }
+    call.set_command_timeout(Some(config.report_timeout));
+    let report_status = status != CallStatus::Success || reporting.report_success;
+    if report_status
+        && let Some(variable) = &reporting.status_variable
+        && let Err(error) = call.set_variable(variable, status.as_str()).await
+    {
+        tracing::debug!(%error, "could not report the status");
+        return;
+    }
+    if let (false, Some(variable), Some(reason)) = (status == CallStatus::Success, &reporting.reason_variable, reason) {
+        let reason = sanitize_reason(reason, 512);
+        if let Err(error) = call.set_variable(variable, &reason).await {
+            tracing::debug!(%error, "could not report the reason");
+            return;
+        }
+    }
+    if reporting.uses_failure_marker(status) && call.is_usable() {
+        let _ = call.send_failure_marker().await;
+    }
+}
+
+/// Builds the shared state of a server (or of the in-memory test harness).
+pub(crate) fn app(router: crate::Router<()>, config: SessionConfig) -> Arc<App> {
+    Arc::new(App { table: RouteTable::new(router), config, cut: CancellationToken::new() })
+}

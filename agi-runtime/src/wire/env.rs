@@ -1,0 +1,564 @@
+//! The `agi_*` environment block Asterisk sends when a FastAGI session starts.
+
+use std::fmt;
+
+/// Caps on the environment block; a peer that exceeds one is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvLimits {
+    /// Longest accepted line, in bytes, without its LF.
+    pub max_line: usize,
+    /// Most accepted lines, the final empty line not counted.
+    pub max_lines: usize,
+}
+
+impl Default for EnvLimits {
+    /// 8 KiB per line and 256 lines: Asterisk sends 22 variables plus at most 127
+    /// `agi_arg_N`, and a dialplan argument longer than a few hundred bytes is rare.
+    fn default() -> Self {
+        EnvLimits { max_line: 8 * 1024, max_lines: 256 }
+    }
+}
+
+/// Why an environment block was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// A line exceeded [`EnvLimits::max_line`].
+    #[error("environment line longer than {max} bytes")]
+    LineTooLong {
+        /// The cap in force.
+        max: usize,
+    },
+    /// More lines than [`EnvLimits::max_lines`] before the empty line.
+    #[error("environment block has more than {max} lines")]
+    TooManyLines {
+        /// The cap in force.
+        max: usize,
+    },
+    /// A line that is not `name: value`.
+    #[error("environment line {number} is not `name: value`: {text:?}")]
+    MalformedLine {
+        /// 1-based line number.
+        number: usize,
+        /// The start of the line, for the log.
+        text: String,
+    },
+    /// The peer closed the connection before the empty line.
+    #[error("connection closed after {lines} environment lines, before the end of the block")]
+    Truncated {
+        /// Lines received before the end.
+        lines: usize,
+    },
+    /// The block did not arrive in time.
+    #[error("no complete environment block within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The connection failed while reading the block.
+    #[error("I/O error while reading the environment block: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The variables Asterisk sends, in the order it sends them (AGI-PROTOCOL.md §1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Known {
+    Network,
+    NetworkScript,
+    Request,
+    Channel,
+    Language,
+    Type,
+    Uniqueid,
+    Version,
+    Callerid,
+    Calleridname,
+    Callingpres,
+    Callingani2,
+    Callington,
+    Callingtns,
+    Dnid,
+    Rdnis,
+    Context,
+    Extension,
+    Priority,
+    Enhanced,
+    Accountcode,
+    Threadid,
+}
+
+const KNOWN_COUNT: usize = Known::Threadid as usize + 1;
+const ABSENT: u16 = u16::MAX;
+
+impl Known {
+    fn from_name(name: &str) -> Option<Known> {
+        Some(match name {
+            "agi_network" => Known::Network,
+            "agi_network_script" => Known::NetworkScript,
+            "agi_request" => Known::Request,
+            "agi_channel" => Known::Channel,
+            "agi_language" => Known::Language,
+            "agi_type" => Known::Type,
+            "agi_uniqueid" => Known::Uniqueid,
+            "agi_version" => Known::Version,
+            "agi_callerid" => Known::Callerid,
+            "agi_calleridname" => Known::Calleridname,
+            "agi_callingpres" => Known::Callingpres,
+            "agi_callingani2" => Known::Callingani2,
+            "agi_callington" => Known::Callington,
+            "agi_callingtns" => Known::Callingtns,
+            "agi_dnid" => Known::Dnid,
+            "agi_rdnis" => Known::Rdnis,
+            "agi_context" => Known::Context,
+            "agi_extension" => Known::Extension,
+            "agi_priority" => Known::Priority,
+            "agi_enhanced" => Known::Enhanced,
+            "agi_accountcode" => Known::Accountcode,
+            "agi_threadid" => Known::Threadid,
+            _ => return None,
+        })
+    }
+}
+
+/// Byte ranges into `AgiEnv::text`, as u32 pairs to keep an idle call small (a block
+/// is capped far below 4 GiB by `EnvLimits`).
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+/// The parsed environment of one AGI session.
+///
+/// Every variable is kept, known or not, in the order received; typed accessors cover
+/// the ones Asterisk documents. All the text lives in one buffer, so a call costs two
+/// allocations however many variables it has.
+///
+/// ```
+/// use agi_runtime::AgiEnv;
+///
+/// let env = AgiEnv::parse(
+///     "agi_network: yes\n\
+///      agi_network_script: GetCallerRecord?extension=100\n\
+///      agi_channel: PJSIP/alice-0000002a\n\
+///      agi_callerid: 1001\n\
+///      agi_calleridname: unknown\n\
+///      agi_arg_1: one\n\
+///      agi_arg_2: \n\
+///      \n",
+/// )
+/// .unwrap();
+/// assert_eq!(env.path(), "/GetCallerRecord");
+/// assert_eq!(env.query(), "extension=100");
+/// assert_eq!(env.channel(), Some("PJSIP/alice-0000002a"));
+/// assert_eq!(env.caller_id_num(), Some("1001"));
+/// assert_eq!(env.caller_id_name(), None); // Asterisk sends `unknown`
+/// assert_eq!(env.args().collect::<Vec<_>>(), ["one", ""]);
+/// ```
+#[derive(Clone)]
+pub struct AgiEnv {
+    text: String,
+    entries: Vec<Entry>,
+    known: [u16; KNOWN_COUNT],
+    /// `agi_arg_N` entries as (N, entry index), sorted by N.
+    args: Vec<(u16, u16)>,
+    path: (u32, u32),
+    query: (u32, u32),
+}
+
+impl AgiEnv {
+    /// Parses a whole block (lines up to and including the empty line), with default limits.
+    ///
+    /// Mostly for tests and tools; the server parses line by line as bytes arrive.
+    pub fn parse(block: &str) -> Result<AgiEnv, EnvError> {
+        let limits = EnvLimits::default();
+        let mut builder = EnvBuilder::new(limits);
+        for line in block.split_inclusive('\n') {
+            let Some(line) = line.strip_suffix('\n') else { break };
+            if line.len() > limits.max_line {
+                return Err(EnvError::LineTooLong { max: limits.max_line });
+            }
+            if builder.push_line(line.as_bytes())? {
+                return Ok(builder.finish());
+            }
+        }
+        Err(EnvError::Truncated { lines: builder.lines })
+    }
+
+    /// The value of any variable by name (the first one if a peer repeated it).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match Known::from_name(name) {
+            Some(known) => self.known(known),
+            None => self.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
+        }
+    }
+
+    /// Every variable, in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|e| (self.slice(e.name), self.slice(e.value)))
+    }
+
+    /// The number of variables received.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the block was empty (only the terminating empty line).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn slice(&self, (start, end): (u32, u32)) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    fn known(&self, known: Known) -> Option<&str> {
+        match self.known[known as usize] {
+            ABSENT => None,
+            index => Some(self.slice(self.entries[index as usize].value)),
+        }
+    }
+
+    fn known_or_unknown(&self, known: Known) -> Option<&str> {
+        self.known(known).filter(|v| *v != "unknown")
+    }
+
+    /// The request path: `agi_network_script` up to `?`, with a leading `/`.
+    ///
+    /// Asterisk sends the script without its leading `/`, and omits the variable when
+    /// the URL has no script (`agi://host`); both give `/` here.
+    pub fn path(&self) -> &str {
+        self.slice(self.path)
+    }
+
+    /// The raw query: `agi_network_script` after the first `?`, still percent-encoded.
+    pub fn query(&self) -> &str {
+        self.slice(self.query)
+    }
+
+    /// `agi_arg_1` … `agi_arg_N`, in order, empty arguments included.
+    pub fn args(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.args.iter().map(|&(_, index)| self.slice(self.entries[index as usize].value))
+    }
+
+    /// `agi_arg_N` (1-based, as in the dialplan).
+    pub fn arg(&self, n: usize) -> Option<&str> {
+        let n = u16::try_from(n).ok()?;
+        let position = self.args.binary_search_by_key(&n, |&(k, _)| k).ok()?;
+        Some(self.slice(self.entries[self.args[position].1 as usize].value))
+    }
+
+    /// `agi_network`: `yes` for FastAGI.
+    pub fn network(&self) -> Option<&str> {
+        self.known(Known::Network)
+    }
+    /// `agi_network_script`: the URL part after `host[:port]/`, query included.
+    pub fn network_script(&self) -> Option<&str> {
+        self.known(Known::NetworkScript)
+    }
+    /// `agi_request`: the first `AGI()` argument as written in the dialplan.
+    pub fn request(&self) -> Option<&str> {
+        self.known(Known::Request)
+    }
+    /// `agi_channel`: the channel name, e.g. `PJSIP/alice-0000002a`.
+    pub fn channel(&self) -> Option<&str> {
+        self.known(Known::Channel)
+    }
+    /// `agi_language`: the channel language, e.g. `en`.
+    pub fn language(&self) -> Option<&str> {
+        self.known(Known::Language)
+    }
+    /// `agi_type`: the channel technology, e.g. `PJSIP`.
+    pub fn channel_type(&self) -> Option<&str> {
+        self.known(Known::Type)
+    }
+    /// `agi_uniqueid`: the channel's unique id.
+    pub fn uniqueid(&self) -> Option<&str> {
+        self.known(Known::Uniqueid)
+    }
+    /// `agi_version`: the Asterisk version string, e.g. `22.10.1`.
+    pub fn version(&self) -> Option<&str> {
+        self.known(Known::Version)
+    }
+    /// `agi_callerid`: the caller's number; `None` when Asterisk sends `unknown`.
+    pub fn caller_id_num(&self) -> Option<&str> {
+        self.known_or_unknown(Known::Callerid)
+    }
+    /// `agi_calleridname`: the caller's name; `None` when Asterisk sends `unknown`.
+    pub fn caller_id_name(&self) -> Option<&str> {
+        self.known_or_unknown(Known::Calleridname)
+    }
+    /// `agi_callingpres`: the numeric caller id presentation (`67` = number unavailable).
+    pub fn calling_pres(&self) -> Option<u8> {
+        self.known(Known::Callingpres)?.parse().ok()
+    }
+    /// `agi_callingani2`: the ANI2 digits.
+    pub fn calling_ani2(&self) -> Option<u32> {
+        self.known(Known::Callingani2)?.parse().ok()
+    }
+    /// `agi_callington`: the type of number.
+    pub fn calling_ton(&self) -> Option<u8> {
+        self.known(Known::Callington)?.parse().ok()
+    }
+    /// `agi_callingtns`: the transit network select.
+    pub fn calling_tns(&self) -> Option<u32> {
+        self.known(Known::Callingtns)?.parse().ok()
+    }
+    /// `agi_dnid`: the dialed number; `None` when Asterisk sends `unknown`.
+    pub fn dnid(&self) -> Option<&str> {
+        self.known_or_unknown(Known::Dnid)
+    }
+    /// `agi_rdnis`: the redirecting number; `None` when Asterisk sends `unknown`.
+    pub fn rdnis(&self) -> Option<&str> {
+        self.known_or_unknown(Known::Rdnis)
+    }
+    /// `agi_context`: the dialplan context that ran `AGI()`.
+    pub fn context(&self) -> Option<&str> {
+        self.known(Known::Context)
+    }
+    /// `agi_extension`: the extension that ran `AGI()` (`h` in the hangup handler).
+    pub fn extension(&self) -> Option<&str> {
+        self.known(Known::Extension)
+    }
+    /// `agi_priority`: the priority that ran `AGI()`.
+    pub fn priority(&self) -> Option<&str> {
+        self.known(Known::Priority)
+    }
+    /// `agi_enhanced`: `1.0` for EAGI, `0.0` otherwise (always `0.0` over FastAGI).
+    pub fn enhanced(&self) -> Option<&str> {
+        self.known(Known::Enhanced)
+    }
+    /// `agi_accountcode`: the account code, often empty.
+    pub fn account_code(&self) -> Option<&str> {
+        self.known(Known::Accountcode)
+    }
+    /// `agi_threadid`: the id of the Asterisk thread running the session.
+    pub fn thread_id(&self) -> Option<&str> {
+        self.known(Known::Threadid)
+    }
+}
+
+impl fmt::Debug for AgiEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for AgiEnv {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+/// Builds an [`AgiEnv`] one line at a time, as the lines arrive.
+#[derive(Debug)]
+pub(crate) struct EnvBuilder {
+    env: AgiEnv,
+    limits: EnvLimits,
+    lines: usize,
+}
+
+impl EnvBuilder {
+    pub(crate) fn new(limits: EnvLimits) -> EnvBuilder {
+        EnvBuilder {
+            env: AgiEnv {
+                // Room for a typical Asterisk 22 block, so parsing allocates once.
+                text: String::with_capacity(640),
+                entries: Vec::with_capacity(24),
+                known: [ABSENT; KNOWN_COUNT],
+                args: Vec::new(),
+                path: (0, 0),
+                query: (0, 0),
+            },
+            limits,
+            lines: 0,
+        }
+    }
+
+    /// Lines received so far (for error reports).
+    pub(crate) fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// Adds one line (without its LF); `Ok(true)` at the empty line that ends the block.
+    pub(crate) fn push_line(&mut self, line: &[u8]) -> Result<bool, EnvError> {
+        if line.is_empty() {
+            return Ok(true);
+        }
+        self.lines += 1;
+        if self.lines > self.limits.max_lines {
+            return Err(EnvError::TooManyLines { max: self.limits.max_lines });
+        }
+        let line = String::from_utf8_lossy(line);
+        // Split on the first ": " (what Asterisk writes), falling back to the first ':'.
+        let (name, value) = match line.split_once(": ") {
+            Some(pair) => pair,
+            None => match line.split_once(':') {
+                Some(pair) => pair,
+                None => return Err(self.malformed(&line)),
+            },
+        };
+        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+            return Err(self.malformed(&line));
+        }
+        let env = &mut self.env;
+        let index =
+            u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
+        let name_range = append(&mut env.text, name);
+        let value_range = append(&mut env.text, value);
+        env.entries.push(Entry { name: name_range, value: value_range });
+        if let Some(known) = Known::from_name(name) {
+            // A repeated variable keeps its first value, as `get` documents.
+            if env.known[known as usize] == ABSENT {
+                env.known[known as usize] = index;
+            }
+        } else if let Some(n) = name.strip_prefix("agi_arg_").and_then(|n| n.parse::<u16>().ok())
+            && n > 0
+            && !env.args.iter().any(|&(k, _)| k == n)
+        {
+            env.args.push((n, index));
+        }
+        Ok(false)
+    }
+
+    fn malformed(&self, line: &str) -> EnvError {
+        EnvError::MalformedLine { number: self.lines, text: line.chars().take(80).collect() }
+    }
+
+    /// Completes the block: derives the path and query of `agi_network_script`.
+    pub(crate) fn finish(mut self) -> AgiEnv {
+        let env = &mut self.env;
+        env.args.sort_unstable_by_key(|&(n, _)| n);
+        let script = match env.known[Known::NetworkScript as usize] {
+            ABSENT => None,
+            index => Some(env.entries[index as usize].value),
+        };
+        let (script_start, script_end) = script.unwrap_or((0, 0));
+        let script_text = &env.text[script_start as usize..script_end as usize];
+        let (path_len, query) = match script_text.find('?') {
+            Some(q) => (q, (script_start + q as u32 + 1, script_end)),
+            None => (script_text.len(), (script_end, script_end)),
+        };
+        env.query = query;
+        if script_text.starts_with('/') {
+            env.path = (script_start, script_start + path_len as u32);
+        } else {
+            // Asterisk strips the leading '/': store the normalised path once, after the rest.
+            let start = env.text.len();
+            env.text.push('/');
+            env.text.extend_from_within(script_start as usize..script_start as usize + path_len);
+            env.path = (start as u32, env.text.len() as u32);
+        }
+        self.env
+    }
+}
+
+fn append(text: &mut String, piece: &str) -> (u32, u32) {
+    let start = text.len() as u32;
+    text.push_str(piece);
+    (start, text.len() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TV1: &str = "agi_network: yes\nagi_network_script: basic?from=dialplan\nagi_request: agi://127.0.0.1:4573/basic?from=dialplan\nagi_channel: Local/basic@agi-tests-00000002;2\nagi_language: en\nagi_type: Local\nagi_uniqueid: 1795871406.5\nagi_version: 22.10.1\nagi_callerid: unknown\nagi_calleridname: unknown\nagi_callingpres: 67\nagi_callingani2: 0\nagi_callington: 0\nagi_callingtns: 0\nagi_dnid: unknown\nagi_rdnis: unknown\nagi_context: agi-tests\nagi_extension: basic\nagi_priority: 1\nagi_enhanced: 0.0\nagi_accountcode: \nagi_threadid: 140119749211840\n\n";
+
+    #[test]
+    fn parses_the_full_asterisk_22_block() {
+        let env = AgiEnv::parse(TV1).unwrap();
+        assert_eq!(env.len(), 22);
+        assert_eq!(env.network(), Some("yes"));
+        assert_eq!(env.path(), "/basic");
+        assert_eq!(env.query(), "from=dialplan");
+        assert_eq!(env.request(), Some("agi://127.0.0.1:4573/basic?from=dialplan"));
+        assert_eq!(env.channel(), Some("Local/basic@agi-tests-00000002;2"));
+        assert_eq!(env.language(), Some("en"));
+        assert_eq!(env.channel_type(), Some("Local"));
+        assert_eq!(env.uniqueid(), Some("1795871406.5"));
+        assert_eq!(env.version(), Some("22.10.1"));
+        assert_eq!(env.caller_id_num(), None);
+        assert_eq!(env.get("agi_callerid"), Some("unknown"));
+        assert_eq!(env.caller_id_name(), None);
+        assert_eq!(env.calling_pres(), Some(67));
+        assert_eq!(env.calling_ani2(), Some(0));
+        assert_eq!(env.calling_ton(), Some(0));
+        assert_eq!(env.calling_tns(), Some(0));
+        assert_eq!(env.dnid(), None);
+        assert_eq!(env.rdnis(), None);
+        assert_eq!(env.context(), Some("agi-tests"));
+        assert_eq!(env.extension(), Some("basic"));
+        assert_eq!(env.priority(), Some("1"));
+        assert_eq!(env.enhanced(), Some("0.0"));
+        assert_eq!(env.account_code(), Some(""));
+        assert_eq!(env.thread_id(), Some("140119749211840"));
+        assert_eq!(env.args().len(), 0);
+    }
+
+    #[test]
+    fn missing_script_gives_root_path_and_empty_query() {
+        let env = AgiEnv::parse("agi_network: yes\nagi_request: agi://127.0.0.1:4573\n\n").unwrap();
+        assert_eq!(env.path(), "/");
+        assert_eq!(env.query(), "");
+        assert_eq!(env.network_script(), None);
+    }
+
+    #[test]
+    fn splits_script_on_first_question_mark_and_keeps_a_leading_slash() {
+        let env = AgiEnv::parse("agi_network_script: a/b?x=1?y\n\n").unwrap();
+        assert_eq!((env.path(), env.query()), ("/a/b", "x=1?y"));
+        let env = AgiEnv::parse("agi_network_script: /already\n\n").unwrap();
+        assert_eq!((env.path(), env.query()), ("/already", ""));
+        let env = AgiEnv::parse("agi_network_script: ?only=query\n\n").unwrap();
+        assert_eq!((env.path(), env.query()), ("/", "only=query"));
+    }
+
+    #[test]
+    fn keeps_unknown_names_values_with_colons_and_ordered_args() {
+        let env =
+            AgiEnv::parse("agi_future: a: b\nagi_arg_2: two words\nagi_arg_1: one\nagi_arg_3: \nx_odd:no space\n\n")
+                .unwrap();
+        assert_eq!(env.get("agi_future"), Some("a: b"));
+        assert_eq!(env.get("x_odd"), Some("no space"));
+        assert_eq!(env.args().collect::<Vec<_>>(), ["one", "two words", ""]);
+        assert_eq!(env.arg(2), Some("two words"));
+        assert_eq!(env.arg(4), None);
+        assert_eq!(env.arg(0), None);
+    }
+
+    #[test]
+    fn first_of_duplicate_names_wins() {
+        let env = AgiEnv::parse("agi_channel: first\nagi_channel: second\nagi_arg_1: a\nagi_arg_1: b\n\n").unwrap();
+        assert_eq!(env.channel(), Some("first"));
+        assert_eq!(env.args().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(env.len(), 4);
+    }
+
+    #[test]
+    fn rejects_lines_without_a_name() {
+        let err = AgiEnv::parse("agi_network: yes\nGET / HTTP/1.1\n\n").unwrap_err();
+        assert!(matches!(err, EnvError::MalformedLine { number: 2, .. }), "{err}");
+        assert!(matches!(AgiEnv::parse(": x\n\n"), Err(EnvError::MalformedLine { .. })));
+    }
+
+    #[test]
+    fn caps_the_number_of_lines() {
+        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: 3 });
+        for _ in 0..3 {
+            assert!(!builder.push_line(b"a: b").unwrap());
+        }
+        assert!(matches!(builder.push_line(b"a: b"), Err(EnvError::TooManyLines { max: 3 })));
+    }
+
+    #[test]
+    fn replaces_invalid_utf8_instead_of_failing() {
+        let mut builder = EnvBuilder::new(EnvLimits::default());
+        builder.push_line(b"agi_calleridname: Jos\xe9").unwrap();
+        assert!(builder.push_line(b"").unwrap());
+        assert_eq!(builder.finish().caller_id_name(), Some("Jos\u{fffd}"));
+    }
+
+    #[test]
+    fn truncated_block_is_an_error() {
+        assert!(matches!(AgiEnv::parse("agi_network: yes\n"), Err(EnvError::Truncated { lines: 1 })));
+    }
+}

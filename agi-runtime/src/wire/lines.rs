@@ -1,0 +1,133 @@
+//! Splitting an incoming byte stream into LF-terminated lines, with a length cap.
+
+use bytes::{Buf, BytesMut};
+
+/// A line longer than the configured cap: the peer is broken or hostile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineTooLong {
+    pub(crate) max: usize,
+}
+
+/// Bytes read from the peer that have not been consumed as lines yet.
+///
+/// Lines are handed out as borrowed slices of the buffer (no copy); the caller
+/// consumes a line once it is done with it. The buffer starts empty and grows only
+/// to hold one line plus one read, so an idle call costs little memory.
+#[derive(Debug, Default)]
+pub(crate) struct LineBuffer {
+    buf: BytesMut,
+    /// Bytes at the front already searched for an LF (so long lines are scanned once).
+    scanned: usize,
+}
+
+/// A complete line inside the buffer: `len` bytes of text, then `terminator` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineSpan {
+    len: usize,
+    terminator: usize,
+}
+
+impl LineBuffer {
+    /// Finds the first complete line, without its LF (and without one CR before it).
+    pub(crate) fn next_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
+        if let Some(offset) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            let lf = self.scanned + offset;
+            self.scanned = 0;
+            if lf > max {
+                return Err(LineTooLong { max });
+            }
+            let (len, terminator) = if lf > 0 && self.buf[lf - 1] == b'\r' { (lf - 1, 2) } else { (lf, 1) };
+            return Ok(Some(LineSpan { len, terminator }));
+        }
+        self.scanned = self.buf.len();
+        if self.buf.len() > max {
+            return Err(LineTooLong { max });
+        }
+        Ok(None)
+    }
+
+    /// The text of a line found by [`next_line`](Self::next_line).
+    pub(crate) fn line(&self, span: LineSpan) -> &[u8] {
+        &self.buf[..span.len]
+    }
+
+    /// Drops a line found by [`next_line`](Self::next_line) from the front.
+    pub(crate) fn consume(&mut self, span: LineSpan) {
+        self.buf.advance(span.len + span.terminator);
+        self.scanned = 0;
+    }
+
+    /// Bytes received but not yet consumed.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The buffer to read more bytes into, with room for at least `additional` more.
+    pub(crate) fn read_target(&mut self, additional: usize) -> &mut BytesMut {
+        if self.buf.is_empty() && self.buf.capacity() > 4 * additional {
+            // A long line grew the buffer once; give the memory back while idle.
+            self.buf = BytesMut::new();
+        }
+        self.buf.reserve(additional);
+        &mut self.buf
+    }
+
+    /// Takes out all pending bytes (used when a data phase reads raw lines).
+    #[cfg(test)]
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<Result<Vec<u8>, LineTooLong>> {
+        let mut buffer = LineBuffer::default();
+        buffer.extend(input);
+        let mut out = Vec::new();
+        loop {
+            match buffer.next_line(max) {
+                Ok(Some(span)) => {
+                    out.push(Ok(buffer.line(span).to_vec()));
+                    buffer.consume(span);
+                }
+                Ok(None) => return out,
+                Err(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn splits_on_lf_and_strips_one_cr() {
+        let got = lines(b"a\nb\r\n\nc\r\r\nrest", 10);
+        let want: Vec<Result<Vec<u8>, LineTooLong>> =
+            vec![Ok(b"a".to_vec()), Ok(b"b".to_vec()), Ok(b"".to_vec()), Ok(b"c\r".to_vec())];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn caps_complete_and_partial_lines() {
+        assert_eq!(lines(b"12345\n", 5), vec![Ok(b"12345".to_vec())]);
+        assert_eq!(lines(b"123456\n", 5), vec![Err(LineTooLong { max: 5 })]);
+        assert_eq!(lines(b"123456", 5), vec![Err(LineTooLong { max: 5 })]);
+        assert_eq!(lines(b"12345", 5), vec![]);
+    }
+
+    #[test]
+    fn resumes_scanning_after_partial_input() {
+        let mut buffer = LineBuffer::default();
+        buffer.extend(b"200 res");
+        assert_eq!(buffer.next_line(100), Ok(None));
+        buffer.extend(b"ult=0\nHANG");
+        let span = buffer.next_line(100).unwrap().unwrap();
+        assert_eq!(buffer.line(span), b"200 result=0");
+        buffer.consume(span);
+        assert_eq!(buffer.next_line(100), Ok(None));
+        assert_eq!(buffer.pending(), b"HANG");
+    }
+}

@@ -1,0 +1,207 @@
+//! Lines Asterisk sends after the environment block: replies and `HANGUP` events.
+
+/// One line from Asterisk, classified without interpreting command-specific parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Line<'a> {
+    /// `HANGUP`: the asynchronous notification, never the reply to a command.
+    Hangup,
+    /// `100 result=0 Trying...`: a provisional reply (GOSUB); the final one follows.
+    Trying,
+    /// `200 result=…`: the command ran.
+    Success(Response<'a>),
+    /// `510 …`: unknown command, or its module is not loaded.
+    InvalidCommand,
+    /// `511 …`: not permitted on a dead channel (both historical wordings).
+    DeadChannel,
+    /// `520-…`: first line of a usage block that ends with a `520 ` line.
+    UsageBlockStart,
+    /// `520 …` outside a block: invalid syntax, no usage text available.
+    UsageUnavailable,
+    /// Any other `NNN text` status line (e.g. `503 result=-2 Memory allocation failure`).
+    OtherStatus {
+        /// The three-digit code.
+        code: u16,
+        /// The text after it.
+        text: &'a str,
+    },
+    /// Anything else: the peer does not speak AGI.
+    Malformed,
+}
+
+/// Classifies one line (without its LF).
+pub(crate) fn classify(line: &str) -> Line<'_> {
+    if line == "HANGUP" {
+        return Line::Hangup;
+    }
+    let bytes = line.as_bytes();
+    if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) {
+        return Line::Malformed;
+    }
+    let code = u16::from(bytes[0] - b'0') * 100 + u16::from(bytes[1] - b'0') * 10 + u16::from(bytes[2] - b'0');
+    let text = &line[4..];
+    match (code, bytes[3]) {
+        (520, b'-') => Line::UsageBlockStart,
+        (_, b' ') => match code {
+            200 => match Response::parse(text) {
+                Some(response) => Line::Success(response),
+                None => Line::Malformed,
+            },
+            100 => Line::Trying,
+            510 => Line::InvalidCommand,
+            511 => Line::DeadChannel,
+            520 => Line::UsageUnavailable,
+            _ => Line::OtherStatus { code, text },
+        },
+        _ => Line::Malformed,
+    }
+}
+
+/// Whether a line ends a `520-` usage block.
+pub(crate) fn ends_usage_block(line: &str) -> bool {
+    line.starts_with("520 ")
+}
+
+/// A `200 result=<value>[ <rest>]` reply, parsed lazily.
+///
+/// The value and the rest are kept as text: what they mean depends on the command
+/// (`GET DATA` puts digits in the value, `GET VARIABLE` a payload in parentheses,
+/// `STREAM FILE` an `endpos=` attribute). Typed commands interpret them; the raw
+/// [`Call::command`](crate::Call::command) hands them to the caller.
+///
+/// ```
+/// use agi_runtime::Response;
+///
+/// let r = Response::parse("result=1 (close)paren)").unwrap();
+/// assert_eq!(r.result(), "1");
+/// assert_eq!(r.payload(), Some("close)paren"));
+///
+/// let r = Response::parse("result=35 (dtmf) endpos=6218").unwrap();
+/// assert_eq!(r.result_code(), Some(35));
+/// assert_eq!(r.tag(), Some("dtmf"));
+/// assert_eq!(r.attribute("endpos"), Some("6218"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Response<'a> {
+    result: &'a str,
+    rest: &'a str,
+}
+
+impl<'a> Response<'a> {
+    /// Parses the text after `200 `; `None` unless it starts with `result=`.
+    pub fn parse(text: &'a str) -> Option<Response<'a>> {
+        let after = text.strip_prefix("result=")?;
+        let (result, rest) = after.split_once(' ').unwrap_or((after, ""));
+        Some(Response { result, rest })
+    }
+
+    /// The text of `result=`: usually an integer, digits for `GET DATA`, possibly empty.
+    pub fn result(&self) -> &'a str {
+        self.result
+    }
+
+    /// The result as an integer, if it is one.
+    pub fn result_code(&self) -> Option<i64> {
+        self.result.parse().ok()
+    }
+
+    /// Everything after the result value, e.g. `(timeout) endpos=0` or `Gosub complete`.
+    pub fn rest(&self) -> &'a str {
+        self.rest
+    }
+
+    /// A payload in parentheses: from the first `(` to the **last** `)` of the line.
+    ///
+    /// Values (`GET VARIABLE`, `DATABASE GET`, …) are not escaped by Asterisk and may
+    /// themselves contain parentheses, so the last `)` is the only safe end.
+    pub fn payload(&self) -> Option<&'a str> {
+        let inner = self.rest.strip_prefix('(')?;
+        let end = inner.rfind(')')?;
+        Some(&inner[..end])
+    }
+
+    /// A reason tag in parentheses, up to the **first** `)`: `timeout`, `dtmf`,
+    /// `hangup`, `speech`, … (tags never contain `)`).
+    pub fn tag(&self) -> Option<&'a str> {
+        let inner = self.rest.strip_prefix('(')?;
+        let end = inner.find(')')?;
+        Some(&inner[..end])
+    }
+
+    /// The text after the tag (or the whole rest when there is none), trimmed.
+    pub fn after_tag(&self) -> &'a str {
+        match self.rest.strip_prefix('(').and_then(|inner| inner.find(')').map(|end| &inner[end + 1..])) {
+            Some(after) => after.trim_start(),
+            None => self.rest,
+        }
+    }
+
+    /// The value of a `key=value` attribute after the tag, e.g. `endpos`.
+    pub fn attribute(&self, key: &str) -> Option<&'a str> {
+        self.after_tag().split(' ').find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn success(line: &str) -> Response<'_> {
+        match classify(line) {
+            Line::Success(r) => r,
+            other => panic!("{line:?} classified as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn classifies_every_form_asterisk_sends() {
+        assert_eq!(classify("HANGUP"), Line::Hangup);
+        assert_eq!(classify("100 result=0 Trying..."), Line::Trying);
+        assert_eq!(classify("510 Invalid or unknown command"), Line::InvalidCommand);
+        assert_eq!(classify("511 Command Not Permitted on a dead channel or intercept routine"), Line::DeadChannel);
+        assert_eq!(classify("511 Command Not Permitted on a dead channel"), Line::DeadChannel);
+        assert_eq!(classify("520-Invalid command syntax.  Proper usage follows:"), Line::UsageBlockStart);
+        assert_eq!(classify("520 Invalid command syntax.  Proper usage not available."), Line::UsageUnavailable);
+        assert_eq!(
+            classify("503 result=-2 Memory allocation failure"),
+            Line::OtherStatus { code: 503, text: "result=-2 Memory allocation failure" }
+        );
+        assert!(ends_usage_block("520 End of proper usage."));
+        assert!(!ends_usage_block("Example return code: 200 result=1 (testvariable)"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_agi() {
+        for line in
+            ["", "HANGUP ", "hangup", "200", "200result=1", "2x0 result=1", "200 res=1", "HTTP/1.1 200 OK", "200-x"]
+        {
+            assert_eq!(classify(line), Line::Malformed, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn parses_values_payloads_tags_and_attributes() {
+        let r = success("200 result=0");
+        assert_eq!((r.result(), r.rest(), r.result_code()), ("0", "", Some(0)));
+        let r = success("200 result=-1 endpos=4160");
+        assert_eq!((r.result_code(), r.attribute("endpos"), r.tag()), (Some(-1), Some("4160"), None));
+        let r = success("200 result= (timeout)");
+        assert_eq!((r.result(), r.tag(), r.result_code()), ("", Some("timeout"), None));
+        let r = success("200 result=");
+        assert_eq!((r.result(), r.rest()), ("", ""));
+        let r = success("200 result=12 (timeout)");
+        assert_eq!((r.result(), r.tag()), ("12", Some("timeout")));
+        let r = success("200 result=1 (a \"quoted\" \\ value)");
+        assert_eq!(r.payload(), Some("a \"quoted\" \\ value"));
+        let r = success("200 result=1 ()");
+        assert_eq!(r.payload(), Some(""));
+        let r = success("200 result=1 (we\"ird \\ (paren) ${X} ; \"x\")");
+        assert_eq!(r.payload(), Some("we\"ird \\ (paren) ${X} ; \"x\""));
+        let r = success("200 result=0 (timeout) endpos=16160");
+        assert_eq!((r.tag(), r.attribute("endpos")), (Some("timeout"), Some("16160")));
+        let r = success("200 result=0 Gosub complete (abnormal exit)");
+        assert_eq!((r.rest(), r.tag()), ("Gosub complete (abnormal exit)", None));
+        let r = success("200 result=1 (speech) endpos=0 results=1 score0=900 text0=\"a (b)\" grammar0=g");
+        assert_eq!((r.tag(), r.attribute("results"), r.attribute("grammar0")), (Some("speech"), Some("1"), Some("g")));
+        assert_eq!(r.attribute("endpo"), None);
+    }
+}
