@@ -32,6 +32,19 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Lets this crate's own tests use the macros, whose expansions name `::agi_runtime`.
+#[allow(unused_extern_crates)]
+extern crate self as agi_runtime;
+
+/// Declares a handler for a route: see the [crate documentation](crate#handlers).
+pub use agi_macros::agi_route;
+/// Builds a [`Router`] from `#[agi_route]` handlers, rejecting duplicate routes at
+/// compile time.
+pub use agi_macros::routes;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 mod call;
 pub mod commands;
 mod connection;
@@ -52,10 +65,24 @@ pub use call::Call;
 pub use commands::{Digit, EscapeDigits, Playback};
 pub use connection::Transport;
 pub use error::{AgiError, AgiResult};
-pub use extract::{InputSource, Rejection};
+pub use extract::{Args, CallerId, FromCall, FromParam, FromRef, InputSource, PeerAddr, Query, Rejection, State};
 pub use handler::{BoxFuture, Handler, HandlerFn, IntoOutcome, Outcome, handler_fn};
 pub use hangup::HangupSignal;
 pub use router::{HandlerRef, Router, RouterError};
 pub use server::{Server, ShutdownReport};
 pub use status::{CallStatus, StatusReporting};
 pub use wire::{AgiEnv, CommandError, EnvError, EnvLimits, Response};
+
+/// The names most handlers need: `use agi_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AgiEnv, AgiError, AgiResult, Args, Call, CallerId, Digit, EscapeDigits, PeerAddr, Playback, Query, Router,
+        Server, State, agi_route, routes,
+    };
+}
+
+/// Compiles the code blocks of the README, so the front page never shows code that
+/// does not build.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

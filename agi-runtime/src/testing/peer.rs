@@ -90,6 +90,30 @@ impl ScriptedPeer {
         Ok(peer)
     }
 
+    /// A [`Call`](crate::Call) wired to a scripted peer, to unit-test a handler function
+    /// directly (the environment is taken as already sent).
+    ///
+    /// ```
+    /// use agi_runtime::testing::{CallSpec, ScriptedPeer};
+    ///
+    /// async fn greet(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
+    ///     call.answer().await
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (mut call, mut peer) = ScriptedPeer::with_call(&CallSpec::new("/greet")).unwrap();
+    /// let (result, script) = tokio::join!(greet(&mut call), peer.exchange("ANSWER", "200 result=0"));
+    /// assert!(result.is_ok() && script.is_ok());
+    /// # }
+    /// ```
+    pub fn with_call(spec: &CallSpec) -> Result<(crate::Call, ScriptedPeer), crate::EnvError> {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let env = crate::AgiEnv::parse(&spec.env_block())?;
+        let connection = crate::connection::Connection::new(Box::new(theirs));
+        let call = crate::Call::new(connection, env, Default::default(), None);
+        Ok((call, ScriptedPeer::silent(ours)))
+    }
+
     /// Wraps a connected stream without sending anything (for tests of broken peers).
     pub fn silent(stream: impl Transport) -> ScriptedPeer {
         ScriptedPeer {

@@ -1,0 +1,160 @@
+//! What `#[agi_route]` and `routes!` expand to. Not a public API: generated code
+//! reaches the runtime only through `::agi_runtime::__private`, so a user crate needs
+//! no dependency but `agi-runtime` (not even serde).
+
+use std::borrow::Cow;
+
+pub use serde;
+
+pub use crate::call::Call;
+pub use crate::extract::{FromCall, FromParam};
+pub use crate::handler::{BoxFuture, Handler, IntoOutcome, Outcome};
+pub use crate::router::Router;
+
+use crate::extract::{InputSource, Rejection, percent_decode};
+
+/// What the macro knows about a handler at compile time.
+pub trait RouteDef {
+    /// The route as written.
+    const ROUTE: &'static str;
+    /// The route with capture names erased: two handlers with one shape conflict.
+    const SHAPE: &'static str;
+    /// The function's name.
+    const NAME: &'static str;
+    /// `file:line` of the function.
+    const LOCATION: &'static str;
+}
+
+/// Compares two routes' shapes in const evaluation (for `routes!`'s duplicate check).
+pub const fn same_route(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Adds a macro-defined handler to a router built by `routes!`.
+pub fn register<S, H>(router: Router<S>, handler: H) -> Router<S>
+where
+    S: Send + Sync + 'static,
+    H: Handler<S> + RouteDef,
+{
+    match router.__register(H::ROUTE, H::NAME, H::LOCATION, handler) {
+        Ok(router) => router,
+        // `#[agi_route]` validated the route and `routes!` rejected duplicates at compile
+        // time; reaching this means the two checks disagree.
+        Err(error) => panic!("{error} (checked at compile time: please report this)"),
+    }
+}
+
+/// Converts a handler's return value.
+pub fn into_outcome<R: IntoOutcome>(result: R) -> Outcome {
+    result.into_outcome()
+}
+
+/// A query field the macro declared, for precise error reports.
+pub struct QueryField {
+    /// The key in the query string.
+    pub key: &'static str,
+    /// Whether the handler runs without it.
+    pub optional: bool,
+    /// Checks one raw (still encoded) value against the field's type.
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+/// Deserialises the call's query into the macro's hidden struct.
+///
+/// On failure, works out which field is at fault so the rejection names the
+/// parameter and its raw value (serde_urlencoded's own errors often name neither).
+pub fn query<T: serde::de::DeserializeOwned>(call: &Call, fields: &[QueryField]) -> Result<T, Rejection> {
+    let query = call.env().query();
+    serde_urlencoded::from_str(query).map_err(|error| diagnose_query(query, fields, &error.to_string()))
+}
+
+/// A type a query argument can have.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a query argument",
+    label = "not decodable from a query value",
+    note = "query arguments are decoded with serde_urlencoded: derive `serde::Deserialize` for the type, or take a `String` and parse it in the handler"
+)]
+pub trait QueryValue: serde::de::DeserializeOwned {}
+
+impl<T: serde::de::DeserializeOwned> QueryValue for T {}
+
+/// Checks one raw value against a field type, for [`QueryField::check`].
+pub fn check_query_value<T: QueryValue>(raw: &str) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    #[serde(crate = "serde")]
+    struct One<T> {
+        v: T,
+    }
+    serde_urlencoded::from_str::<One<T>>(&format!("v={raw}")).map(|one| drop(one.v)).map_err(|e| e.to_string())
+}
+
+fn diagnose_query(query: &str, fields: &[QueryField], error: &str) -> Rejection {
+    let pairs: Vec<(Cow<'_, str>, &str)> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .map(|(k, v)| (form_decode(k), v))
+        .collect();
+    for field in fields {
+        let mut values = pairs.iter().filter(|(key, _)| key == field.key).map(|(_, raw)| *raw);
+        match (values.next(), values.next()) {
+            (None, _) if !field.optional => return Rejection::missing(InputSource::Query, field.key),
+            (None, _) => {}
+            (Some(_), Some(_)) => {
+                return Rejection::invalid(InputSource::Query, field.key, query, "the key appears more than once");
+            }
+            (Some(raw), None) => {
+                if let Err(reason) = (field.check)(raw) {
+                    return Rejection::invalid(InputSource::Query, field.key, form_decode(raw), reason);
+                }
+            }
+        }
+    }
+    Rejection::invalid(InputSource::Query, "query", query, error)
+}
+
+/// Decodes `application/x-www-form-urlencoded` text for error reports (`+` is a space).
+fn form_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['+', '%']) {
+        return Cow::Borrowed(text);
+    }
+    let spaced = text.replace('+', " ");
+    match percent_decode(&spaced) {
+        Ok(decoded) => Cow::Owned(decoded.into_owned()),
+        Err(_) => Cow::Owned(spaced),
+    }
+}
+
+/// Parses the path capture at `index` (percent-decoded) for parameter `name`.
+pub fn path_param<T: FromParam>(call: &Call, index: usize, name: &'static str) -> Result<T, Rejection> {
+    let raw = call.capture(index).ok_or_else(|| Rejection::missing(InputSource::Path, name))?;
+    let text = percent_decode(raw).map_err(|reason| Rejection::invalid(InputSource::Path, name, raw, reason))?;
+    T::from_param(&text).map_err(|reason| Rejection::invalid(InputSource::Path, name, text.as_ref(), reason))
+}
+
+/// Parses `agi_arg_N` for parameter `name`; a missing argument is a rejection.
+pub fn agi_arg<T: FromParam>(call: &Call, n: usize, name: &'static str) -> Result<T, Rejection> {
+    agi_arg_opt(call, n, name)?.ok_or_else(|| Rejection::missing(InputSource::Arg(n), name))
+}
+
+/// Parses `agi_arg_N` for an `Option` parameter: a missing argument is `None`.
+pub fn agi_arg_opt<T: FromParam>(call: &Call, n: usize, name: &'static str) -> Result<Option<T>, Rejection> {
+    let Some(text) = call.env().arg(n) else { return Ok(None) };
+    T::from_param(text).map(Some).map_err(|reason| Rejection::invalid(InputSource::Arg(n), name, text, reason))
+}
+
+/// Runs an extractor.
+pub fn extract<S, T: FromCall<S>>(call: &Call, state: &S) -> Result<T, Rejection> {
+    T::from_call(call, state)
+}

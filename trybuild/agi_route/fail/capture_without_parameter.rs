@@ -1,0 +1,7 @@
+#![allow(unused)]
+use agi_runtime::prelude::*;
+
+#[agi_route("/customer/{id}/orders")]
+async fn orders(call: &mut Call, customer: u64) {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#![allow(unused)]
+use agi_runtime::prelude::*;
+
+#[agi_route("/hello")]
+fn hello(call: &mut Call) {}
+
+fn main() {}
