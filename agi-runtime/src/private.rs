@@ -23,6 +23,9 @@ pub trait RouteDef {
     const NAME: &'static str;
     /// `file:line` of the function.
     const LOCATION: &'static str;
+
+    /// The handler value (the macro's struct has no fields).
+    fn instance() -> Self;
 }
 
 /// Compares two routes' shapes in const evaluation (for `routes!`'s duplicate check).
@@ -158,3 +161,53 @@ pub fn agi_arg_opt<T: FromParam>(call: &Call, n: usize, name: &'static str) -> R
 pub fn extract<S, T: FromCall<S>>(call: &Call, state: &S) -> Result<T, Rejection> {
     T::from_call(call, state)
 }
+
+/// A handler that registered itself (feature `auto-register`), collected by
+/// `Router::auto`.
+#[cfg(feature = "auto-register")]
+pub struct AutoRoute {
+    pub(crate) add: fn(Router<()>) -> Result<Router<()>, crate::RouterError>,
+}
+
+#[cfg(feature = "auto-register")]
+impl AutoRoute {
+    /// The registration of handler `H`.
+    pub const fn new<H: Handler<()> + RouteDef>() -> AutoRoute {
+        AutoRoute { add: add_auto_route::<H> }
+    }
+}
+
+#[cfg(feature = "auto-register")]
+fn add_auto_route<H: Handler<()> + RouteDef>(router: Router<()>) -> Result<Router<()>, crate::RouterError> {
+    router.__register(H::ROUTE, H::NAME, H::LOCATION, H::instance())
+}
+
+#[cfg(feature = "auto-register")]
+pub use inventory;
+
+#[cfg(feature = "auto-register")]
+inventory::collect!(AutoRoute);
+
+/// Registers a stateless handler with `inventory` when the `auto-register` feature is
+/// on, and expands to nothing otherwise (the macro emits it either way).
+#[cfg(feature = "auto-register")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __agi_auto_register {
+    ($handler:ident) => {
+        $crate::__private::inventory::submit! {
+            $crate::__private::AutoRoute::new::<$handler>()
+        }
+    };
+}
+
+/// Registers a stateless handler with `inventory` when the `auto-register` feature is
+/// on, and expands to nothing otherwise (the macro emits it either way).
+#[cfg(not(feature = "auto-register"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __agi_auto_register {
+    ($handler:ident) => {};
+}
+
+pub use crate::__agi_auto_register as auto_register;

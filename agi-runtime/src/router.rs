@@ -263,6 +263,42 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 }
 
+impl Router<()> {
+    /// Every `#[agi_route]` handler of the program that registered itself (feature
+    /// `auto-register`), as one router.
+    ///
+    /// Limits, which is why `routes![]` is the default:
+    /// * only handlers without state register themselves (no `State<T>` and no
+    ///   `#[from_call]` parameter: there is no state before `main` runs); list the others
+    ///   in `routes![…].with_state(…)` and [`merge`](Router::merge) the two;
+    /// * duplicates are found when this runs, not at compile time (the error names both
+    ///   handlers and their locations);
+    /// * registration relies on the linker keeping each handler's static: a handler in
+    ///   a library crate that nothing else references may be dropped from the binary;
+    /// * the order of registration is unspecified (it does not affect matching).
+    ///
+    /// ```
+    /// # #[cfg(feature = "auto-register")] {
+    /// use agi_runtime::prelude::*;
+    ///
+    /// #[agi_route("/ping")]
+    /// async fn ping(call: &mut Call) -> AgiResult<()> { call.noop().await }
+    ///
+    /// let router = Router::auto()?;
+    /// assert!(router.routes().any(|(route, _)| route == "/ping"));
+    /// # }
+    /// # Ok::<(), agi_runtime::RouterError>(())
+    /// ```
+    #[cfg(feature = "auto-register")]
+    pub fn auto() -> Result<Router<()>, RouterError> {
+        let mut router = Router::new();
+        for route in inventory::iter::<crate::__private::AutoRoute> {
+            router = (route.add)(router)?;
+        }
+        Ok(router)
+    }
+}
+
 struct WithState<S> {
     inner: Arc<dyn Handler<S>>,
     state: Arc<S>,

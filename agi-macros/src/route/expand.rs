@@ -80,6 +80,12 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo) -> TokenStream {
     let outcome = quote_spanned!(outcome_span=> #private::into_outcome(__agi_result));
     let vis = &item.vis;
     let location = quote_spanned!(item.sig.ident.span()=> ::core::concat!(::core::file!(), ":", ::core::line!()));
+    // Without state a handler can register itself (feature `auto-register` of the runtime).
+    let auto_register = if extractor_bounds_need_state(handler) {
+        TokenStream::new()
+    } else {
+        quote!(#private::auto_register!(#name);)
+    };
 
     quote! {
         #item
@@ -96,6 +102,10 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo) -> TokenStream {
                 const SHAPE: &'static str = #shape;
                 const NAME: &'static str = #name_text;
                 const LOCATION: &'static str = #location;
+
+                fn instance() -> Self {
+                    #name {}
+                }
             }
 
             impl<__AgiState> #private::Handler<__AgiState> for #name
@@ -118,8 +128,23 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo) -> TokenStream {
                 }
             }
         };
+
+        #auto_register
     }
 }
+
+/// Whether a handler needs the router's state: a `State<T>` or a custom extractor
+/// (which may be implemented for one state type only).
+fn extractor_bounds_need_state(handler: &Handler) -> bool {
+    handler.params.iter().any(|param| match &param.role {
+        Role::Extractor => !crate::route::ast::last_segment(&param.ty)
+            .is_some_and(|s| STATELESS_EXTRACTORS.iter().any(|n| s.ident == n)),
+        _ => false,
+    })
+}
+
+/// Built-in extractors that do not read the router's state.
+const STATELESS_EXTRACTORS: &[&str] = &["AgiEnv", "CallerId", "Args", "Query", "PeerAddr"];
 
 /// The hidden struct the query deserialises into, one field per query parameter.
 struct QueryStruct<'a> {
@@ -258,6 +283,10 @@ pub(crate) fn fallback(handler: &Handler) -> TokenStream {
             const SHAPE: &'static str = #shape;
             const NAME: &'static str = #name_text;
             const LOCATION: &'static str = "";
+
+            fn instance() -> Self {
+                #name {}
+            }
         }
 
         impl<__AgiState> #private::Handler<__AgiState> for #name {
