@@ -4,11 +4,11 @@
 //! intact to the application, and `GOSUB` must send exactly the argument lists the
 //! subroutine would receive intact, refusing the others.
 
+#[macro_use]
 mod support;
 
-use agi_runtime::testing::{CallSpec, ScriptedPeer, asterisk_words};
-use agi_runtime::{AgiError, Router, handler_fn};
-use tokio::sync::mpsc;
+use agi_runtime::testing::asterisk_words;
+use support::start_steps;
 
 /// `__ast_app_separate_args(buf, ',', remove_chars, array, arraylen)`, step by step on
 /// a NUL-terminated buffer: `(`/`)` and `[`/`]` nest, `"` toggles quoting, `\` makes
@@ -130,45 +130,20 @@ fn argument_lists(generated: usize) -> Vec<Vec<String>> {
     lists
 }
 
+fn refs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
+}
+
 /// The option word of a sent `EXEC` / `GOSUB` line (`index` words in), if any.
 fn word(line: &str, index: usize) -> String {
     asterisk_words(line).get(index).cloned().unwrap_or_default()
 }
 
-/// Runs one call whose handler sends `command` once per list, reporting each result.
-async fn session(
-    lists: Vec<Vec<String>>,
-    command: fn(&mut agi_runtime::Call, Vec<String>) -> agi_runtime::BoxFuture<'_, String>,
-) -> (ScriptedPeer, mpsc::UnboundedReceiver<String>) {
-    let (report, reports) = mpsc::unbounded_channel();
-    let router = Router::new()
-        .route(
-            "/args",
-            handler_fn(move |call| {
-                let lists = lists.clone();
-                let report = report.clone();
-                Box::pin(async move {
-                    for list in lists {
-                        let _ = report.send(command(call, list).await);
-                    }
-                    Ok::<(), AgiError>(())
-                })
-            }),
-        )
-        .unwrap();
-    (ScriptedPeer::in_memory(router, &CallSpec::new("/args")).await.unwrap(), reports)
-}
-
 #[tokio::test]
 async fn exec_delivers_every_argument_intact() {
     let lists = argument_lists(1500);
-    let (mut peer, mut reports) = session(lists.clone(), |call, list| {
-        Box::pin(async move {
-            let args: Vec<&str> = list.iter().map(String::as_str).collect();
-            format!("{:?}", call.exec("App", &args).await)
-        })
-    })
-    .await;
+    let steps = lists.iter().cloned().map(|list| typed!(c => c.exec("App", &refs(&list)).await)).collect();
+    let (mut peer, mut reports) = start_steps(steps).await;
     for list in &lists {
         let line = peer.next_command().await.unwrap().unwrap();
         let received = separate_args(&word(&line, 2), true, 128).unwrap();
@@ -184,13 +159,8 @@ async fn exec_delivers_every_argument_intact() {
 #[tokio::test]
 async fn gosub_sends_exactly_the_arguments_that_arrive_intact() {
     let lists = argument_lists(1500);
-    let (mut peer, mut reports) = session(lists.clone(), |call, list| {
-        Box::pin(async move {
-            let args: Vec<&str> = list.iter().map(String::as_str).collect();
-            format!("{:?}", call.gosub("sub", "s", 1, &args).await)
-        })
-    })
-    .await;
+    let steps = lists.iter().cloned().map(|list| typed!(c => c.gosub("sub", "s", 1, &refs(&list)).await)).collect();
+    let (mut peer, mut reports) = start_steps(steps).await;
     let (mut sent, mut refused) = (0, 0);
     for list in &lists {
         let intact = list.is_empty() || separate_args(&list.join(","), false, 100).as_ref() == Some(list);

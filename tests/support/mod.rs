@@ -30,7 +30,7 @@ macro_rules! typed {
 }
 
 /// A step, the line it must put on the wire (`None`: nothing may be sent), the lines
-/// Asterisk answers, and the report the step must produce.
+/// Asterisk answers, and the report the step must produce (see [`check_report`]).
 pub(crate) struct Case {
     pub(crate) step: Step,
     pub(crate) sent: Option<String>,
@@ -48,20 +48,11 @@ pub(crate) fn case(step: Step, sent: Option<&str>, replies: &[&str], want: &str)
     }
 }
 
-/// Runs the steps in order as one call's handler, against a scripted Asterisk that
-/// checks each line sent and plays each reply; returns the peer, before the end of
-/// the session, for more checks.
-///
-/// A `want` ending in `…` only has to be a prefix of the report.
-pub(crate) async fn run_steps(cases: Vec<Case>) -> ScriptedPeer {
-    let mut steps = Vec::with_capacity(cases.len());
-    let mut checks = Vec::with_capacity(cases.len());
-    for case in cases {
-        steps.push(case.step);
-        checks.push((case.sent, case.replies, case.want));
-    }
+/// Starts one call whose handler runs `steps` in order, reporting each; returns the
+/// scripted Asterisk (environment sent) and the reports.
+pub(crate) async fn start_steps(steps: Vec<Step>) -> (ScriptedPeer, mpsc::UnboundedReceiver<String>) {
     let steps = Arc::new(Mutex::new(Some(steps)));
-    let (report, mut reports) = mpsc::unbounded_channel::<String>();
+    let (report, reports) = mpsc::unbounded_channel::<String>();
     let router = Router::new()
         .route(
             "/steps",
@@ -77,7 +68,28 @@ pub(crate) async fn run_steps(cases: Vec<Case>) -> ScriptedPeer {
             }),
         )
         .unwrap();
-    let mut peer = ScriptedPeer::in_memory(router, &CallSpec::new("/steps")).await.unwrap();
+    (ScriptedPeer::in_memory(router, &CallSpec::new("/steps")).await.unwrap(), reports)
+}
+
+/// Checks a report; a `want` ending in `…` only has to be a prefix of it.
+pub(crate) fn check_report(got: &str, want: &str, context: &str) {
+    match want.strip_suffix('…') {
+        Some(prefix) => assert!(got.starts_with(prefix), "{context}: got {got}"),
+        None => assert_eq!(got, want, "{context}"),
+    }
+}
+
+/// Runs the steps in order as one call's handler, against a scripted Asterisk that
+/// checks each line sent and plays each reply; returns the peer, before the end of
+/// the session, for more checks.
+pub(crate) async fn run_steps(cases: Vec<Case>) -> ScriptedPeer {
+    let mut steps = Vec::with_capacity(cases.len());
+    let mut checks = Vec::with_capacity(cases.len());
+    for case in cases {
+        steps.push(case.step);
+        checks.push((case.sent, case.replies, case.want));
+    }
+    let (mut peer, mut reports) = start_steps(steps).await;
     for (i, (sent, replies, want)) in checks.into_iter().enumerate() {
         if let Some(line) = &sent {
             peer.expect(line).await.unwrap_or_else(|e| panic!("step {i}: {e}"));
@@ -86,10 +98,7 @@ pub(crate) async fn run_steps(cases: Vec<Case>) -> ScriptedPeer {
             peer.send(reply).await.unwrap();
         }
         let got = reports.recv().await.unwrap_or_else(|| panic!("step {i}: the handler stopped"));
-        match want.strip_suffix('…') {
-            Some(prefix) => assert!(got.starts_with(prefix), "step {i} ({sent:?}): got {got}"),
-            None => assert_eq!(got, want, "step {i} ({sent:?})"),
-        }
+        check_report(&got, &want, &format!("step {i} ({sent:?})"));
     }
     peer
 }
