@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::call::Call;
 use crate::commands::parse::{self, Ending};
-use crate::commands::types::{Digit, DigitTimeout, EscapeDigits, IntoSoundFile, Playback};
+use crate::commands::types::{Digit, DigitTimeout, EscapeDigits, IntoSoundFile, Playback, SoundFile};
 use crate::error::{AgiError, AgiResult};
 use crate::wire::{Arg, Response};
 
@@ -151,11 +151,7 @@ impl Call {
     /// # Ok(()) }
     /// ```
     pub async fn stream_file<'f>(&mut self, file: impl IntoSoundFile<'f>, escape: EscapeDigits) -> AgiResult<Playback> {
-        let file = file.into_sound_file()?;
-        let escape = escape.text();
-        let reply =
-            self.execute("STREAM FILE", false, &[Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())]).await?;
-        playback("STREAM FILE", &reply)
+        self.stream(file.into_sound_file()?, escape, None).await
     }
 
     /// `STREAM FILE file escape_digits sample_offset`: like
@@ -178,9 +174,13 @@ impl Call {
         escape: EscapeDigits,
         sample_offset: u64,
     ) -> AgiResult<Playback> {
-        let file = file.into_sound_file()?;
+        self.stream(file.into_sound_file()?, escape, Some(sample_offset)).await
+    }
+
+    async fn stream(&mut self, file: SoundFile<'_>, escape: EscapeDigits, offset: Option<u64>) -> AgiResult<Playback> {
         let escape = escape.text();
-        let args = [Arg::Text(file.as_str()), Arg::Quoted(escape.as_str()), Arg::Int(parse::offset(sample_offset))];
+        let mut args = vec![Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())];
+        args.extend(offset.map(|sample| Arg::Int(parse::offset(sample))));
         let reply = self.execute("STREAM FILE", false, &args).await?;
         playback("STREAM FILE", &reply)
     }

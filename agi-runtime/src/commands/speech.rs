@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::call::Call;
 use crate::commands::parse;
-use crate::commands::types::{Digit, IntoSoundFile};
+use crate::commands::types::{Digit, IntoSoundFile, SoundFile};
 use crate::error::{AgiError, AgiResult};
 use crate::wire::{Arg, Response};
 
@@ -252,10 +252,7 @@ impl Call {
         prompt: impl IntoSoundFile<'f>,
         timeout: Option<Duration>,
     ) -> AgiResult<Recognition> {
-        let prompt = prompt.into_sound_file()?;
-        let timeout = timeout.map_or(0, parse::seconds_nonzero);
-        let reply = self.execute("SPEECH RECOGNIZE", false, &[Arg::Text(prompt.as_str()), Arg::Int(timeout)]).await?;
-        recognition(&reply)
+        self.recognize(prompt.into_sound_file()?, timeout, None).await
     }
 
     /// `SPEECH RECOGNIZE prompt timeout offset`: like
@@ -274,9 +271,17 @@ impl Call {
         timeout: Option<Duration>,
         sample_offset: u64,
     ) -> AgiResult<Recognition> {
-        let prompt = prompt.into_sound_file()?;
-        let timeout = timeout.map_or(0, parse::seconds_nonzero);
-        let args = [Arg::Text(prompt.as_str()), Arg::Int(timeout), Arg::Int(parse::offset(sample_offset))];
+        self.recognize(prompt.into_sound_file()?, timeout, Some(sample_offset)).await
+    }
+
+    async fn recognize(
+        &mut self,
+        prompt: SoundFile<'_>,
+        timeout: Option<Duration>,
+        offset: Option<u64>,
+    ) -> AgiResult<Recognition> {
+        let mut args = vec![Arg::Text(prompt.as_str()), Arg::Int(timeout.map_or(0, parse::seconds_nonzero))];
+        args.extend(offset.map(|sample| Arg::Int(parse::offset(sample))));
         let reply = self.execute("SPEECH RECOGNIZE", false, &args).await?;
         recognition(&reply)
     }

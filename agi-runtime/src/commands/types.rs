@@ -341,164 +341,154 @@ fn check_path(what: &'static str, name: &str) -> Result<(), InvalidArgument> {
     Ok(())
 }
 
-/// The name of a sound, as `STREAM FILE`, `GET DATA`, `RECORD FILE` and the other
-/// media commands take it: without extension (Asterisk picks the best format it has),
-/// relative to the sounds directory or absolute.
-///
-/// Refused: an empty name, LF, CR or NUL, a `..` path component, and a name ending in
-/// the extension of an audio format Asterisk knows (`.wav`, `.gsm`, `.ulaw`, …).
-/// Commands take anything that implements [`IntoSoundFile`] (`&str`, `&String`,
-/// `SoundFile`), so `call.stream_file("welcome", …)` checks the name on the way.
-///
-/// ```
-/// use agi_runtime::SoundFile;
-///
-/// assert!(SoundFile::new("custom/welcome").is_ok());
-/// assert!(SoundFile::new("/var/lib/asterisk/sounds/en/tt-monkeys").is_ok());
-/// assert!(SoundFile::new("release-2.1-notes").is_ok());
-/// assert!(SoundFile::new("welcome.gsm").is_err());
-/// assert!(SoundFile::new("../../etc/passwd").is_err());
-/// assert!(SoundFile::new("").is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SoundFile<'a>(&'a str);
+/// Defines a checked file-name type (a `&str` that passed `$check`) and the conversion
+/// trait the commands take, implemented for the type, `&str` and `&String`.
+macro_rules! checked_name {
+    (
+        $(#[$type_doc:meta])*
+        type $name:ident checked by $check:ident;
+        $(#[$trait_doc:meta])*
+        trait $trait:ident :: $method:ident;
+    ) => {
+        $(#[$type_doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name<'a>(&'a str);
 
-impl<'a> SoundFile<'a> {
-    /// Checks `name`.
-    pub fn new(name: &'a str) -> Result<SoundFile<'a>, InvalidArgument> {
-        const WHAT: &str = "sound file name";
-        check_path(WHAT, name)?;
-        let last = name.rsplit('/').next().unwrap_or(name);
-        if let Some((_, extension)) = last.rsplit_once('.')
-            && AUDIO_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(extension))
-        {
-            let reason = format!("Asterisk adds the extension itself; give the name without `.{extension}`");
-            return Err(InvalidArgument::new(WHAT, name, reason));
+        impl<'a> $name<'a> {
+            /// Checks `name`.
+            pub fn new(name: &'a str) -> Result<$name<'a>, InvalidArgument> {
+                $check(name)?;
+                Ok($name(name))
+            }
+
+            /// The name as sent.
+            pub fn as_str(&self) -> &'a str {
+                self.0
+            }
         }
-        Ok(SoundFile(name))
-    }
 
-    /// The name as sent.
-    pub fn as_str(&self) -> &'a str {
-        self.0
-    }
+        impl fmt::Display for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+
+        impl<'a> TryFrom<&'a str> for $name<'a> {
+            type Error = InvalidArgument;
+
+            fn try_from(name: &'a str) -> Result<Self, Self::Error> {
+                $name::new(name)
+            }
+        }
+
+        $(#[$trait_doc])*
+        pub trait $trait<'a> {
+            #[doc = concat!("Checks the name (see [`", stringify!($name), "`]).")]
+            fn $method(self) -> Result<$name<'a>, InvalidArgument>;
+        }
+
+        impl<'a> $trait<'a> for $name<'a> {
+            fn $method(self) -> Result<$name<'a>, InvalidArgument> {
+                Ok(self)
+            }
+        }
+
+        impl<'a> $trait<'a> for &'a str {
+            fn $method(self) -> Result<$name<'a>, InvalidArgument> {
+                $name::new(self)
+            }
+        }
+
+        impl<'a> $trait<'a> for &'a String {
+            fn $method(self) -> Result<$name<'a>, InvalidArgument> {
+                $name::new(self)
+            }
+        }
+    };
 }
 
-impl fmt::Display for SoundFile<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+/// A sound name needs what every path needs, and no audio extension.
+fn check_sound_file(name: &str) -> Result<(), InvalidArgument> {
+    const WHAT: &str = "sound file name";
+    check_path(WHAT, name)?;
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if let Some((_, extension)) = last.rsplit_once('.')
+        && AUDIO_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(extension))
+    {
+        let reason = format!("Asterisk adds the extension itself; give the name without `.{extension}`");
+        return Err(InvalidArgument::new(WHAT, name, reason));
     }
+    Ok(())
 }
 
-impl<'a> TryFrom<&'a str> for SoundFile<'a> {
-    type Error = InvalidArgument;
-
-    fn try_from(name: &'a str) -> Result<Self, Self::Error> {
-        SoundFile::new(name)
-    }
+fn check_remote_file(name: &str) -> Result<(), InvalidArgument> {
+    check_path("remote file name", name)
 }
 
-/// Anything a media command accepts as a sound name: `&str`, `&String`, [`SoundFile`],
-/// or your own prompt type.
-///
-/// ```
-/// use agi_runtime::{InvalidArgument, IntoSoundFile, SoundFile};
-///
-/// enum Prompt { Welcome, Goodbye }
-///
-/// impl IntoSoundFile<'static> for Prompt {
-///     fn into_sound_file(self) -> Result<SoundFile<'static>, InvalidArgument> {
-///         SoundFile::new(match self {
-///             Prompt::Welcome => "custom/welcome",
-///             Prompt::Goodbye => "vm-goodbye",
-///         })
-///     }
-/// }
-/// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
-/// call.stream_file(Prompt::Welcome, agi_runtime::EscapeDigits::NONE).await?;
-/// # Ok(()) }
-/// ```
-pub trait IntoSoundFile<'a> {
-    /// Checks the name (see [`SoundFile`]).
-    fn into_sound_file(self) -> Result<SoundFile<'a>, InvalidArgument>;
+checked_name! {
+    /// The name of a sound, as `STREAM FILE`, `GET DATA`, `RECORD FILE` and the other
+    /// media commands take it: without extension (Asterisk picks the best format it has),
+    /// relative to the sounds directory or absolute.
+    ///
+    /// Refused: an empty name, LF, CR or NUL, a `..` path component, and a name ending in
+    /// the extension of an audio format Asterisk knows (`.wav`, `.gsm`, `.ulaw`, …).
+    /// Commands take anything that implements [`IntoSoundFile`] (`&str`, `&String`,
+    /// `SoundFile`), so `call.stream_file("welcome", …)` checks the name on the way.
+    ///
+    /// ```
+    /// use agi_runtime::SoundFile;
+    ///
+    /// assert!(SoundFile::new("custom/welcome").is_ok());
+    /// assert!(SoundFile::new("/var/lib/asterisk/sounds/en/tt-monkeys").is_ok());
+    /// assert!(SoundFile::new("release-2.1-notes").is_ok());
+    /// assert!(SoundFile::new("welcome.gsm").is_err());
+    /// assert!(SoundFile::new("../../etc/passwd").is_err());
+    /// assert!(SoundFile::new("").is_err());
+    /// ```
+    type SoundFile checked by check_sound_file;
+
+    /// Anything a media command accepts as a sound name: `&str`, `&String`, [`SoundFile`],
+    /// or your own prompt type.
+    ///
+    /// ```
+    /// use agi_runtime::{InvalidArgument, IntoSoundFile, SoundFile};
+    ///
+    /// enum Prompt { Welcome, Goodbye }
+    ///
+    /// impl IntoSoundFile<'static> for Prompt {
+    ///     fn into_sound_file(self) -> Result<SoundFile<'static>, InvalidArgument> {
+    ///         SoundFile::new(match self {
+    ///             Prompt::Welcome => "custom/welcome",
+    ///             Prompt::Goodbye => "vm-goodbye",
+    ///         })
+    ///     }
+    /// }
+    /// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
+    /// call.stream_file(Prompt::Welcome, agi_runtime::EscapeDigits::NONE).await?;
+    /// # Ok(()) }
+    /// ```
+    trait IntoSoundFile::into_sound_file;
 }
 
-impl<'a> IntoSoundFile<'a> for SoundFile<'a> {
-    fn into_sound_file(self) -> Result<SoundFile<'a>, InvalidArgument> {
-        Ok(self)
-    }
-}
+checked_name! {
+    /// The name of a file on the Asterisk host for the sound-file transfer commands
+    /// (`PUT SOUNDFILE`, `GET SOUNDFILE`, `ISEXISTING SOUNDFILE`): **with** its extension,
+    /// since these move bytes, not sounds.
+    ///
+    /// Refused: an empty name, LF, CR or NUL, and any `..` path component, so a name taken
+    /// from a caller cannot write or read outside the directory it is meant for.
+    ///
+    /// ```
+    /// use agi_runtime::RemoteFile;
+    ///
+    /// assert!(RemoteFile::new("custom/welcome.gsm").is_ok());
+    /// assert!(RemoteFile::new("custom/../../etc/passwd").is_err());
+    /// ```
+    type RemoteFile checked by check_remote_file;
 
-impl<'a> IntoSoundFile<'a> for &'a str {
-    fn into_sound_file(self) -> Result<SoundFile<'a>, InvalidArgument> {
-        SoundFile::new(self)
-    }
-}
-
-impl<'a> IntoSoundFile<'a> for &'a String {
-    fn into_sound_file(self) -> Result<SoundFile<'a>, InvalidArgument> {
-        SoundFile::new(self)
-    }
-}
-
-/// The name of a file on the Asterisk host for the sound-file transfer commands
-/// (`PUT SOUNDFILE`, `GET SOUNDFILE`, `ISEXISTING SOUNDFILE`): **with** its extension,
-/// since these move bytes, not sounds.
-///
-/// Refused: an empty name, LF, CR or NUL, and any `..` path component, so a name taken
-/// from a caller cannot write or read outside the directory it is meant for.
-///
-/// ```
-/// use agi_runtime::RemoteFile;
-///
-/// assert!(RemoteFile::new("custom/welcome.gsm").is_ok());
-/// assert!(RemoteFile::new("custom/../../etc/passwd").is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RemoteFile<'a>(&'a str);
-
-impl<'a> RemoteFile<'a> {
-    /// Checks `name`.
-    pub fn new(name: &'a str) -> Result<RemoteFile<'a>, InvalidArgument> {
-        check_path("remote file name", name)?;
-        Ok(RemoteFile(name))
-    }
-
-    /// The name as sent.
-    pub fn as_str(&self) -> &'a str {
-        self.0
-    }
-}
-
-impl fmt::Display for RemoteFile<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// Anything the transfer commands accept as a file name: `&str`, `&String`,
-/// [`RemoteFile`].
-pub trait IntoRemoteFile<'a> {
-    /// Checks the name (see [`RemoteFile`]).
-    fn into_remote_file(self) -> Result<RemoteFile<'a>, InvalidArgument>;
-}
-
-impl<'a> IntoRemoteFile<'a> for RemoteFile<'a> {
-    fn into_remote_file(self) -> Result<RemoteFile<'a>, InvalidArgument> {
-        Ok(self)
-    }
-}
-
-impl<'a> IntoRemoteFile<'a> for &'a str {
-    fn into_remote_file(self) -> Result<RemoteFile<'a>, InvalidArgument> {
-        RemoteFile::new(self)
-    }
-}
-
-impl<'a> IntoRemoteFile<'a> for &'a String {
-    fn into_remote_file(self) -> Result<RemoteFile<'a>, InvalidArgument> {
-        RemoteFile::new(self)
-    }
+    /// Anything the transfer commands accept as a file name: `&str`, `&String`,
+    /// [`RemoteFile`].
+    trait IntoRemoteFile::into_remote_file;
 }
 
 /// How long a prompt-and-collect command waits for digits.
