@@ -266,11 +266,12 @@ async fn error_codes_are_typed_and_no_data_goes_out_without_the_go_ahead() {
         peer.send(reply).await.unwrap();
         expect_report(&mut reports, want).await;
     }
-    // A failure reported after the data.
+    // A failure reported after the data; the stream is checked to be in step.
     peer.expect(r#"PUT SOUNDFILE "x.gsm" 4"#).await.unwrap();
     peer.send("200 result=0").await.unwrap();
     peer.expect("ZGF0YQ==").await.unwrap();
     peer.send("200 result=-1").await.unwrap();
+    echo_resync(&mut peer).await;
     expect_report(&mut reports, "Err(Transfer(Failed { result: -1 }))").await;
     // GET refused: no data, no resynchronisation.
     peer.exchange(r#"GET SOUNDFILE "x.gsm""#, "200 result=-1").await.unwrap();
@@ -280,6 +281,26 @@ async fn error_codes_are_typed_and_no_data_goes_out_without_the_go_ahead() {
     peer.send_bytes(b"200 result=0\nZGF0YQ==\n").await.unwrap();
     echo_resync(&mut peer).await;
     expect_report(&mut reports, r#"Err(UnexpectedReply { command: "GET SOUNDFILE", reply: "200 result=0" })"#).await;
+    peer.exchange("NOOP", "200 result=0").await.unwrap();
+    expect_report(&mut reports, "Ok(())").await;
+    peer.finish().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_module_that_stops_reading_early_does_not_leave_the_call_out_of_step() {
+    let steps = vec![typed!(c => c.put_sound_file("x.bin", &binary(57 * 3)).await), typed!(c => c.noop().await)];
+    let (mut peer, mut reports) = start_steps(steps).await;
+    peer.expect(r#"PUT SOUNDFILE "x.bin" 171"#).await.unwrap();
+    peer.send("200 result=0").await.unwrap();
+    // The module reads one line, fails, and Asterisk takes the other two for commands.
+    peer.next_command().await.unwrap().unwrap();
+    peer.send("200 result=-1").await.unwrap();
+    for _ in 0..2 {
+        peer.next_command().await.unwrap().unwrap();
+        peer.send("510 Invalid or unknown command").await.unwrap();
+    }
+    echo_resync(&mut peer).await;
+    expect_report(&mut reports, "Err(Transfer(Failed { result: -1 }))").await;
     peer.exchange("NOOP", "200 result=0").await.unwrap();
     expect_report(&mut reports, "Ok(())").await;
     peer.finish().await.unwrap();

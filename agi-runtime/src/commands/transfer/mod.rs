@@ -43,7 +43,9 @@ pub enum TransferError {
         /// The result value.
         result: i64,
     },
-    /// `PUT SOUNDFILE`: a non-zero result after all the data was sent.
+    /// `PUT SOUNDFILE`: a non-zero result after all the data was sent. If the module
+    /// stopped reading early, the lines Asterisk then took for commands are dropped, so
+    /// the call stays usable.
     #[error("Asterisk reported a failure after receiving the file (result={result})")]
     Failed {
         /// The result value.
@@ -211,7 +213,9 @@ impl Call {
     /// bounded memory (about 70 KiB, whatever the size).
     ///
     /// The command announces `len`; only after Asterisk's go-ahead (`200 result=0`) are
-    /// the bytes sent, as base64 lines of 57 bytes each, and the final status is read.
+    /// the bytes sent, as base64 lines of 57 bytes each, and the final status is read
+    /// (after a failure status the stream is put back in step as after a download, in
+    /// case the module stopped reading early).
     /// Results: `Ok(())`, or [`AgiError::Transfer`] with
     /// [`ModuleNotLoaded`](TransferError::ModuleNotLoaded),
     /// [`CannotCreateFile`](TransferError::CannotCreateFile) (`-10`),
@@ -250,6 +254,7 @@ impl Call {
 
         self.begin_data_phase();
         let mut remaining = len;
+        let mut sent_lines = 0;
         let mut lines = Vec::with_capacity(batch_bytes.div_ceil(LINE_BYTES) * (LINE_BYTES / 3 * 4 + 1));
         while remaining > 0 {
             lines.clear();
@@ -258,6 +263,7 @@ impl Call {
                 lines.push(b'\n');
             }
             self.write_data(COMMAND, &lines).await?;
+            sent_lines += batch.div_ceil(LINE_BYTES);
             remaining -= batch as u64;
             if remaining > 0 {
                 batch = match next_batch(&mut source, &mut raw, len, remaining).await {
@@ -270,10 +276,20 @@ impl Call {
             }
         }
         let reply = self.read_reply(COMMAND, Some(self.data_timeout())).await?;
-        match parse::code(COMMAND, &reply)? {
-            0 => Ok(()),
-            result => Err(TransferError::Failed { result }.into()),
+        let result = parse::code(COMMAND, &reply)?;
+        if result == 0 {
+            return Ok(());
         }
+        // The module may have stopped reading before the end: Asterisk then took the
+        // remaining data lines for commands and answers each with a 510. Drop those.
+        self.begin_data_phase();
+        let mut stray = 0usize;
+        self.resynchronize(COMMAND, sent_lines + MAX_DROPPED_LINES, |_| stray += 1).await?;
+        self.end_data_phase();
+        if stray > 0 {
+            tracing::debug!(stray, "lines dropped after a failed PUT SOUNDFILE");
+        }
+        Err(TransferError::Failed { result }.into())
     }
 
     /// `GET SOUNDFILE name`: downloads a file from the Asterisk host into memory.
