@@ -196,7 +196,8 @@ impl Call {
     /// `PUT SOUNDFILE name size`: uploads `data` to a file on the Asterisk host (name
     /// with its extension, see [`RemoteFile`](crate::RemoteFile)).
     ///
-    /// Same as [`put_sound_file_from`](Call::put_sound_file_from) with a byte slice.
+    /// Same as [`put_sound_file_from`](Call::put_sound_file_from) with a byte slice: the
+    /// same results, and sent even after a hangup (the module decides).
     ///
     /// ```
     /// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
@@ -296,7 +297,8 @@ impl Call {
     ///
     /// The vector grows with the data actually received, never with the announced
     /// size. For large files prefer [`get_sound_file_to`](Call::get_sound_file_to),
-    /// which streams. Same results and rules.
+    /// which streams. Same results and rules; sent even after a hangup (the module
+    /// decides).
     ///
     /// ```
     /// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
