@@ -1,4 +1,4 @@
-//! Helpers shared by the end-to-end tests. Each test file uses part of them.
+//! Code shared by the end-to-end tests; each test file uses part of it.
 #![allow(dead_code)]
 
 pub(crate) mod captures;
