@@ -22,6 +22,8 @@ pub(crate) struct CallLimits {
     pub(crate) max_reply_line: usize,
     pub(crate) max_usage_lines: usize,
     pub(crate) command_timeout: Option<Duration>,
+    /// The per-line timeout of the data phases of extension commands (§6).
+    pub(crate) data_timeout: Duration,
 }
 
 impl Default for CallLimits {
@@ -33,6 +35,7 @@ impl Default for CallLimits {
             max_reply_line: 64 * 1024,
             max_usage_lines: 200,
             command_timeout: None,
+            data_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -189,6 +192,17 @@ impl Call {
         self.limits.command_timeout = timeout;
     }
 
+    /// The per-line timeout of data phases (the sound-file transfer's base64 lines): how
+    /// long the call waits for each line before it gives up on the connection. Default 10 s.
+    pub fn data_timeout(&self) -> Duration {
+        self.limits.data_timeout
+    }
+
+    /// Sets the per-line timeout of data phases for the rest of this call.
+    pub fn set_data_timeout(&mut self, timeout: Duration) {
+        self.limits.data_timeout = timeout;
+    }
+
     /// The longest command line this call sends, LF included (default 2047, the limit
     /// of Asterisk before 20.16 / 21.11 / 22.6).
     pub fn max_command_line(&self) -> usize {
@@ -268,7 +282,7 @@ impl Call {
         self.prepare(true)?;
         encode_raw(&mut self.conn.out, words, self.limits.max_command_line)?;
         let name = first_word(&self.conn.out);
-        self.round_trip(&name).await?;
+        self.round_trip(&name, true, self.limits.command_timeout).await?;
         self.response(&name)
     }
 
@@ -283,8 +297,21 @@ impl Call {
     ) -> AgiResult<Response<'_>> {
         self.prepare(dead_ok)?;
         encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)?;
-        self.round_trip(keywords).await?;
+        self.round_trip(keywords, true, self.limits.command_timeout).await?;
         self.response(keywords)
+    }
+
+    /// Reads one more final reply to a command whose reply was already read, for the
+    /// few commands that answer twice (a data phase's closing status, `EXEC`'s usage
+    /// block when the application returned 1).
+    pub(crate) async fn read_reply(
+        &mut self,
+        command: &'static str,
+        timeout: Option<Duration>,
+    ) -> AgiResult<Response<'_>> {
+        self.release_pending();
+        self.round_trip(command, false, timeout).await?;
+        self.response(command)
     }
 
     /// Checks that a command may be sent now, and notices what arrived meanwhile.
@@ -344,15 +371,15 @@ impl Call {
         }
     }
 
-    /// Sends the encoded command and reads its final reply, under the command timeout.
-    async fn round_trip(&mut self, command: &str) -> AgiResult<()> {
-        if tracing::enabled!(tracing::Level::DEBUG) {
+    /// Sends the encoded command (when `send`) and reads its final reply, under `timeout`.
+    async fn round_trip(&mut self, command: &str, send: bool, timeout: Option<Duration>) -> AgiResult<()> {
+        if send && tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(command = %lossy(strip_lf(&self.conn.out)), "send");
         }
-        let Some(timeout) = self.limits.command_timeout else {
-            return self.exchange(command).await;
+        let Some(timeout) = timeout else {
+            return self.exchange(command, send).await;
         };
-        match tokio::time::timeout(timeout, self.exchange(command)).await {
+        match tokio::time::timeout(timeout, self.exchange(command, send)).await {
             Ok(result) => result,
             Err(_) => {
                 self.in_flight = false;
@@ -362,9 +389,9 @@ impl Call {
         }
     }
 
-    async fn exchange(&mut self, command: &str) -> AgiResult<()> {
+    async fn exchange(&mut self, command: &str, send: bool) -> AgiResult<()> {
         self.in_flight = true;
-        if let Err(e) = self.conn.send_out().await {
+        if send && let Err(e) = self.conn.send_out().await {
             return Err(self.io_failed(e));
         }
         loop {
@@ -517,6 +544,14 @@ impl Call {
         AgiError::Protocol(message)
     }
 
+    /// Marks the connection unusable: the byte stream is no longer framed as AGI expects.
+    pub(crate) fn mark_broken(&mut self, why: &'static str) {
+        self.in_flight = false;
+        if self.health == Health::Ready {
+            self.health = Health::Broken(why);
+        }
+    }
+
     /// Whether commands can still be sent (not disconnected, not out of step).
     pub(crate) fn is_usable(&self) -> bool {
         self.health == Health::Ready && !self.in_flight
@@ -541,6 +576,109 @@ impl Call {
         }
         let _ = tokio::time::timeout(linger, self.conn.drain_to_eof()).await;
     }
+}
+
+/// The data phases of extension commands (AGI-PROTOCOL.md §6): lines that are not AGI
+/// replies, written and read while the command is still in flight.
+impl Call {
+    /// Starts a data phase. Until [`end_data_phase`](Self::end_data_phase) the command
+    /// counts as in flight, so dropping its future leaves the call broken: the stream
+    /// would be cut between two data lines.
+    pub(crate) fn begin_data_phase(&mut self) {
+        self.release_pending();
+        self.in_flight = true;
+    }
+
+    /// Ends a data phase that left the stream in step.
+    pub(crate) fn end_data_phase(&mut self) {
+        self.in_flight = false;
+    }
+
+    /// Writes data lines (LF-terminated, built by the caller) within the data timeout.
+    pub(crate) async fn write_data(&mut self, command: &str, bytes: &[u8]) -> AgiResult<()> {
+        self.release_pending();
+        match tokio::time::timeout(self.limits.data_timeout, self.conn.send_raw(bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.io_failed(e)),
+            Err(_) => Err(self.data_timed_out(command)),
+        }
+    }
+
+    /// Reads one data line within the data timeout and hands it to `read`. `HANGUP`
+    /// lines (never valid base64: six characters) are recorded and skipped.
+    pub(crate) async fn read_data_line<R>(&mut self, command: &str, read: impl FnOnce(&[u8]) -> R) -> AgiResult<R> {
+        self.release_pending();
+        loop {
+            let span = match tokio::time::timeout(self.limits.data_timeout, self.next_line()).await {
+                Ok(span) => span?,
+                Err(_) => return Err(self.data_timed_out(command)),
+            };
+            let line = self.conn.line(span);
+            if line == b"HANGUP" {
+                self.conn.consume(span);
+                self.mark_hung_up();
+                continue;
+            }
+            let result = read(line);
+            self.conn.consume(span);
+            return Ok(result);
+        }
+    }
+
+    /// Puts the stream back in step after a data phase whose end Asterisk does not mark
+    /// (§6.3): sends `GET FULL VARIABLE "<fresh token>"` and drops every line before
+    /// Asterisk's echo of the token, handing each to `dropped`. Gives up, leaving the
+    /// call broken, after `max_dropped` lines.
+    pub(crate) async fn resynchronize(
+        &mut self,
+        command: &str,
+        max_dropped: usize,
+        mut dropped: impl FnMut(&[u8]),
+    ) -> AgiResult<()> {
+        let token = fresh_token();
+        encode_command(&mut self.conn.out, "GET FULL VARIABLE", &[Arg::Quoted(&token)], self.limits.max_command_line)?;
+        tracing::debug!(command = %lossy(strip_lf(&self.conn.out)), "resynchronize");
+        match tokio::time::timeout(self.limits.data_timeout, self.conn.send_out()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(self.io_failed(e)),
+            Err(_) => return Err(self.data_timed_out(command)),
+        }
+        let echo = format!("200 result=1 ({token})");
+        for _ in 0..=max_dropped {
+            let found = self
+                .read_data_line(command, |line| {
+                    let found = line == echo.as_bytes();
+                    if !found {
+                        dropped(line);
+                    }
+                    found
+                })
+                .await?;
+            if found {
+                return Ok(());
+            }
+        }
+        Err(self.protocol_error(format!("`{command}`: Asterisk did not echo the resynchronisation token")))
+    }
+
+    fn data_timed_out(&mut self, command: &str) -> AgiError {
+        self.mark_broken("a data phase stalled; the stream is no longer framed");
+        AgiError::Timeout { command: command.to_owned(), timeout: self.limits.data_timeout }
+    }
+}
+
+/// A token no peer can predict, for [`Call::resynchronize`].
+fn fresh_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(now.as_nanos());
+    }
+    format!("agi-sync-{:016x}", hasher.finish())
 }
 
 fn lossy(bytes: &[u8]) -> Cow<'_, str> {

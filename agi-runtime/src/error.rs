@@ -65,6 +65,30 @@ pub enum AgiError {
     /// The command could not be encoded safely; nothing was sent.
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// An argument the command cannot carry (a sound file name with an extension, a
+    /// caller-id name with a quote, …); nothing was sent.
+    #[error(transparent)]
+    InvalidArgument(#[from] crate::commands::InvalidArgument),
+    /// Asterisk ran the command and reported that it failed (usually `200 result=-1`).
+    ///
+    /// If the channel is still up, Asterisk will set `AGISTATUS=FAILURE` when the session
+    /// ends, although the session itself continues normally.
+    #[error("`{command}` failed: `{reply}`")]
+    Failed {
+        /// The command's keywords.
+        command: String,
+        /// The reply line.
+        reply: String,
+    },
+    /// `EXEC` of an application Asterisk does not have (`200 result=-2`).
+    #[error("Asterisk has no dialplan application `{application}`")]
+    UnknownApplication {
+        /// The application name as sent.
+        application: String,
+    },
+    /// A sound-file transfer (`PUT`/`GET`/`ISEXISTING SOUNDFILE`) did not complete.
+    #[error(transparent)]
+    Transfer(#[from] crate::commands::TransferError),
     /// A `200` reply whose content does not fit the command.
     #[error("unexpected reply to `{command}`: `{reply}`")]
     UnexpectedReply {
@@ -93,12 +117,21 @@ impl AgiError {
 
     /// Builds [`AgiError::UnexpectedReply`] for a typed command's parser.
     pub(crate) fn unexpected(command: &str, response: &crate::Response<'_>) -> AgiError {
-        let reply = if response.rest().is_empty() {
-            format!("200 result={}", response.result())
-        } else {
-            format!("200 result={} {}", response.result(), response.rest())
-        };
-        AgiError::UnexpectedReply { command: command.to_owned(), reply }
+        AgiError::UnexpectedReply { command: command.to_owned(), reply: reply_line(response) }
+    }
+
+    /// Builds [`AgiError::Failed`] for a reply that reports the command's failure.
+    pub(crate) fn failed(command: &str, response: &crate::Response<'_>) -> AgiError {
+        AgiError::Failed { command: command.to_owned(), reply: reply_line(response) }
+    }
+}
+
+/// The reply line a [`Response`](crate::Response) was parsed from.
+fn reply_line(response: &crate::Response<'_>) -> String {
+    if response.rest().is_empty() {
+        format!("200 result={}", response.result())
+    } else {
+        format!("200 result={} {}", response.result(), response.rest())
     }
 }
 

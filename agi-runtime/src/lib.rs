@@ -62,7 +62,12 @@ pub mod wire;
 pub mod testing;
 
 pub use call::Call;
-pub use commands::{Digit, EscapeDigits, Playback};
+pub use commands::{
+    AppOutcome, ChannelState, ControlOptions, ControlPlayback, ControlPosition, DataInput, Digit, DigitTimeout,
+    DigitWait, Digits, EscapeDigits, Gender, GosubOutcome, IntoRemoteFile, IntoSoundFile, InvalidArgument,
+    InvalidDigit, Playback, Priority, ReceivedChar, Recognition, RecordFailure, RecordOptions, Recording, RemoteFile,
+    SayCase, SayOutcome, SoundFile, SpeechResult, TddMode, TransferError, TreeDeletion,
+};
 pub use connection::Transport;
 pub use error::{AgiError, AgiResult};
 pub use extract::{Args, CallerId, FromCall, FromParam, FromRef, InputSource, PeerAddr, Query, Rejection, State};
