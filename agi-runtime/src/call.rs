@@ -71,6 +71,11 @@ enum Step {
 ///   [`AgiError::HungUp`] without a round trip; the ones Asterisk still runs on a dead
 ///   channel (`GET VARIABLE`, `SET VARIABLE`, `EXEC`, `DATABASE …`, `VERBOSE`, `NOOP`,
 ///   …) keep working, so `GET VARIABLE DIALSTATUS` after a hangup returns the value.
+/// * A command that fails because the caller hung up (`result=-1`) gets its reply
+///   *before* Asterisk writes `HANGUP`: right after such a failure `is_hung_up` may still
+///   be false. The next command settles it — the `HANGUP` line always precedes its
+///   reply — so `call.noop().await?` followed by `call.is_hung_up()` tells a hangup from
+///   another failure.
 /// * Between commands nobody reads the connection, so a handler busy with its own I/O
 ///   learns of a hangup at its next command — or at once if it wraps that I/O in
 ///   [`or_hangup`](Call::or_hangup) or selects on [`hung_up`](Call::hung_up).
