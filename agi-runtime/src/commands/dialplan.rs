@@ -5,6 +5,7 @@ use crate::commands::parse;
 use crate::commands::types::InvalidArgument;
 use crate::error::{AgiError, AgiResult};
 use crate::wire::Arg;
+use crate::wire::encode::ArgList;
 
 /// What a dialplan application run by `EXEC` returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -277,9 +278,9 @@ impl Call {
         let priority = priority.into();
         let priority = priority.arg()?;
         let data = if args.is_empty() { None } else { Some(gosub_data(args)?) };
-        let mut words = vec![Arg::Text(context), Arg::Text(extension), priority];
+        let mut words = ArgList::<4>::from([Arg::Text(context), Arg::Text(extension), priority]);
         words.extend(data.as_deref().map(Arg::Text));
-        let reply = self.execute("GOSUB", false, &words).await?;
+        let reply = self.execute("GOSUB", false, words.as_slice()).await?;
         let text = reply.rest();
         match (parse::code("GOSUB", &reply)?, text) {
             (0, "Gosub complete") => Ok(GosubOutcome::Completed),

@@ -6,6 +6,7 @@ use crate::call::Call;
 use crate::commands::parse;
 use crate::commands::types::{Digit, DigitTimeout, Digits, EscapeDigits, IntoSoundFile, InvalidArgument};
 use crate::error::{AgiError, AgiResult};
+use crate::wire::encode::ArgList;
 use crate::wire::{Arg, Response};
 
 /// What `GET DATA` collected.
@@ -215,7 +216,7 @@ impl Call {
             let reason = format!("it must be between 1 and {MAX_GET_DATA_DIGITS}");
             return Err(InvalidArgument::new("maximum digit count", &max.to_string(), reason).into());
         }
-        let mut args = vec![Arg::Text(file.as_str())];
+        let mut args = ArgList::<3>::from([Arg::Text(file.as_str())]);
         let timeout = match timeout {
             DigitTimeout::Default => 0,
             DigitTimeout::After(wait) => parse::millis_nonzero(wait),
@@ -227,7 +228,7 @@ impl Call {
         if let Some(max) = max_digits {
             args.push(Arg::Int(i64::from(max)));
         }
-        let reply = self.execute("GET DATA", false, &args).await?;
+        let reply = self.execute("GET DATA", false, args.as_slice()).await?;
         data_input(&reply)
     }
 
@@ -290,18 +291,23 @@ impl Call {
         let file = file.into_sound_file()?;
         let escape = escape.text();
         let limit = options.max_duration.map_or(-1, parse::millis);
-        let mut args = vec![Arg::Text(file.as_str()), Arg::Text(format), Arg::Quoted(escape.as_str()), Arg::Int(limit)];
+        let mut args = ArgList::<7>::from([
+            Arg::Text(file.as_str()),
+            Arg::Text(format),
+            Arg::Quoted(escape.as_str()),
+            Arg::Int(limit),
+        ]);
         if let Some(sample) = options.append_at {
             args.push(Arg::Int(parse::offset(sample)));
         }
         if options.beep {
             args.push(Arg::Text("BEEP"));
         }
-        let silence = options.silence.map(|s| format!("s={}", parse::seconds_nonzero(s)));
-        if let Some(silence) = &silence {
-            args.push(Arg::Text(silence));
+        let mut silence = [0u8; 24];
+        if let Some(seconds) = options.silence.map(parse::seconds_nonzero) {
+            args.push(Arg::Text(silence_option(&mut silence, seconds)));
         }
-        let reply = self.execute("RECORD FILE", false, &args).await?;
+        let reply = self.execute("RECORD FILE", false, args.as_slice()).await?;
         recording(&reply)
     }
 
@@ -371,6 +377,15 @@ pub enum ReceivedChar {
     TimedOut,
     /// `-1 (hangup)`: error, hangup, timeout, or a channel without text support.
     Failed,
+}
+
+/// Writes RECORD FILE's `s=<seconds>` option into `buf` (no allocation).
+fn silence_option(buf: &mut [u8; 24], seconds: i64) -> &str {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cursor, "s={seconds}");
+    let len = cursor.position() as usize;
+    std::str::from_utf8(&buf[..len]).unwrap_or("s=0")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::call::Call;
 use crate::commands::parse::{self, Ending};
 use crate::commands::types::{Digit, DigitTimeout, EscapeDigits, IntoSoundFile, Playback, SoundFile};
 use crate::error::{AgiError, AgiResult};
+use crate::wire::encode::ArgList;
 use crate::wire::{Arg, Response};
 
 /// Where `CONTROL STREAM FILE` stopped, in the unit it reports: milliseconds.
@@ -179,9 +180,9 @@ impl Call {
 
     async fn stream(&mut self, file: SoundFile<'_>, escape: EscapeDigits, offset: Option<u64>) -> AgiResult<Playback> {
         let escape = escape.text();
-        let mut args = vec![Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())];
+        let mut args = ArgList::<3>::from([Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())]);
         args.extend(offset.map(|sample| Arg::Int(parse::offset(sample))));
-        let reply = self.execute("STREAM FILE", false, &args).await?;
+        let reply = self.execute("STREAM FILE", false, args.as_slice()).await?;
         playback("STREAM FILE", &reply)
     }
 
@@ -221,9 +222,9 @@ impl Call {
             (options.offset != defaults.offset, Arg::Int(parse::millis(options.offset))),
         ];
         let needed = optional.iter().rposition(|(set, _)| *set).map_or(0, |last| last + 1);
-        let mut args = vec![Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())];
+        let mut args = ArgList::<7>::from([Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())]);
         args.extend(optional[..needed].iter().map(|(_, arg)| *arg));
-        let reply = self.execute("CONTROL STREAM FILE", false, &args).await?;
+        let reply = self.execute("CONTROL STREAM FILE", false, args.as_slice()).await?;
         let endpos = control_position(&reply)?;
         Ok(match parse::ending("CONTROL STREAM FILE", &reply)? {
             Ending::Completed => ControlPlayback::Completed { endpos },
@@ -259,13 +260,13 @@ impl Call {
     ) -> AgiResult<Playback> {
         let file = file.into_sound_file()?;
         let escape = escape.text();
-        let mut args = vec![Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())];
+        let mut args = ArgList::<3>::from([Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())]);
         match timeout {
             DigitTimeout::Default => {}
             DigitTimeout::After(wait) => args.push(Arg::Int(parse::millis(wait))),
             DigitTimeout::Forever => args.push(Arg::Int(-1)),
         }
-        let reply = self.execute("GET OPTION", false, &args).await?;
+        let reply = self.execute("GET OPTION", false, args.as_slice()).await?;
         playback("GET OPTION", &reply)
     }
 

@@ -5,6 +5,7 @@ use crate::commands::parse::{self, Ending};
 use crate::commands::types::{Digit, EscapeDigits, InvalidArgument};
 use crate::error::AgiResult;
 use crate::wire::Arg;
+use crate::wire::encode::ArgList;
 
 /// How a `SAY …` command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,9 +86,9 @@ impl Call {
         extra: &[Arg<'_>],
     ) -> AgiResult<SayOutcome> {
         let escape = escape.text();
-        let mut args = vec![what, Arg::Quoted(escape.as_str())];
-        args.extend_from_slice(extra);
-        let reply = self.execute(keywords, false, &args).await?;
+        let mut args = ArgList::<4>::from([what, Arg::Quoted(escape.as_str())]);
+        args.extend(extra.iter().copied());
+        let reply = self.execute(keywords, false, args.as_slice()).await?;
         Ok(match parse::ending(keywords, &reply)? {
             Ending::Completed => SayOutcome::Completed,
             Ending::Interrupted(digit) => SayOutcome::Interrupted(digit),
@@ -255,8 +256,8 @@ impl Call {
         format: &str,
         timezone: Option<&str>,
     ) -> AgiResult<SayOutcome> {
-        let mut extra = vec![Arg::Quoted(format)];
+        let mut extra = ArgList::<2>::from([Arg::Quoted(format)]);
         extra.extend(timezone.map(Arg::Text));
-        self.say("SAY DATETIME", Arg::Int(epoch), escape, &extra).await
+        self.say("SAY DATETIME", Arg::Int(epoch), escape, extra.as_slice()).await
     }
 }

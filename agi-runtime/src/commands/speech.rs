@@ -6,6 +6,7 @@ use crate::call::Call;
 use crate::commands::parse;
 use crate::commands::types::{Digit, IntoSoundFile, SoundFile};
 use crate::error::{AgiError, AgiResult};
+use crate::wire::encode::ArgList;
 use crate::wire::{Arg, Response};
 
 /// One hypothesis of the recognizer.
@@ -280,9 +281,10 @@ impl Call {
         timeout: Option<Duration>,
         offset: Option<u64>,
     ) -> AgiResult<Recognition> {
-        let mut args = vec![Arg::Text(prompt.as_str()), Arg::Int(timeout.map_or(0, parse::seconds_nonzero))];
+        let mut args =
+            ArgList::<3>::from([Arg::Text(prompt.as_str()), Arg::Int(timeout.map_or(0, parse::seconds_nonzero))]);
         args.extend(offset.map(|sample| Arg::Int(parse::offset(sample))));
-        let reply = self.execute("SPEECH RECOGNIZE", false, &args).await?;
+        let reply = self.execute("SPEECH RECOGNIZE", false, args.as_slice()).await?;
         recognition(&reply)
     }
 }

@@ -40,6 +40,49 @@ impl<'a> From<&'a String> for Arg<'a> {
     }
 }
 
+/// Up to `N` arguments on the stack, for commands with optional trailing arguments:
+/// building a command allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ArgList<'a, const N: usize> {
+    items: [Arg<'a>; N],
+    len: usize,
+}
+
+impl<'a, const N: usize> ArgList<'a, N> {
+    pub(crate) fn new() -> Self {
+        ArgList { items: [Arg::Int(0); N], len: 0 }
+    }
+
+    /// Appends an argument; `N` is sized per command for its longest form.
+    pub(crate) fn push(&mut self, arg: Arg<'a>) {
+        debug_assert!(self.len < N, "ArgList of {N} is too small");
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = arg;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[Arg<'a>] {
+        &self.items[..self.len]
+    }
+}
+
+impl<'a, const N: usize> Extend<Arg<'a>> for ArgList<'a, N> {
+    fn extend<I: IntoIterator<Item = Arg<'a>>>(&mut self, args: I) {
+        for arg in args {
+            self.push(arg);
+        }
+    }
+}
+
+impl<'a, const N: usize, const M: usize> From<[Arg<'a>; M]> for ArgList<'a, N> {
+    fn from(args: [Arg<'a>; M]) -> Self {
+        let mut list = ArgList::new();
+        list.extend(args);
+        list
+    }
+}
+
 /// A byte that can never travel inside an AGI command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForbiddenByte {
