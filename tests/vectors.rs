@@ -3,7 +3,8 @@
 //! session must replay through a real `Call` with the recorded replies giving the
 //! recorded results.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use agi_runtime::testing::{CallSpec, ScriptedPeer, asterisk_words};
@@ -25,14 +26,7 @@ struct Event {
 }
 
 fn captures() -> Vec<(String, Capture)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("agi-test-vectors");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    common::capture_files()
         .into_iter()
         .map(|path| {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -365,34 +365,42 @@ pub enum SimErrorKind {
     },
     /// Expectations the server never met.
     Unmet(Vec<String>),
+    /// A replayed server did not send what the recording holds.
+    Mismatch {
+        /// The index of the recorded event (the end of the transcript for its close).
+        event: usize,
+        /// The recorded line, or `None` where the recording has the server close.
+        expected: Option<String>,
+        /// What the server sent, or `None` if it closed the connection.
+        got: Option<String>,
+    },
 }
 
 /// A simulated call that could not complete, with what happened until then.
 #[derive(Debug)]
 pub struct SimError {
-    kind: SimErrorKind,
-    transcript: Transcript,
+    inner: Box<(SimErrorKind, Transcript)>,
 }
 
 impl SimError {
-    fn new(kind: SimErrorKind, events: Vec<crate::transcript::Event>) -> SimError {
-        SimError { kind, transcript: Transcript::from_events(events) }
+    pub(crate) fn new(kind: SimErrorKind, events: Vec<crate::transcript::Event>) -> SimError {
+        SimError { inner: Box::new((kind, Transcript::from_events(events))) }
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &SimErrorKind {
-        &self.kind
+        &self.inner.0
     }
 
     /// Everything exchanged until the failure.
     pub fn transcript(&self) -> &Transcript {
-        &self.transcript
+        &self.inner.1
     }
 }
 
 impl fmt::Display for SimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
+        match self.kind() {
             SimErrorKind::Setup(why) => write!(f, "the simulated call is set up wrong: {why}"),
             SimErrorKind::Connect(error) => write!(f, "could not reach the server: {error}"),
             SimErrorKind::Io(error) => write!(f, "the connection failed: {error}"),
@@ -405,6 +413,21 @@ impl fmt::Display for SimError {
             SimErrorKind::Unexpected { expected: None, got } => {
                 write!(f, "the script is over, the server sent `{}`", external(got))
             }
+            SimErrorKind::Mismatch { event, expected, got } => {
+                let line = |text: &Option<String>, absent: &str| match text {
+                    Some(text) => format!("`{}`", text.escape_debug()),
+                    None => absent.to_owned(),
+                };
+                write!(
+                    f,
+                    "at recorded event {event}, the recording has {}, but the server {}",
+                    line(expected, "the server closing the connection"),
+                    match got {
+                        Some(_) => format!("sent {}", line(got, "")),
+                        None => "closed the connection".to_owned(),
+                    }
+                )
+            }
             SimErrorKind::Unmet(unmet) => {
                 let unmet: Vec<String> = unmet.iter().map(|c| format!("`{}`", external(c))).collect();
                 write!(f, "the server never sent {}", unmet.join(", "))
@@ -415,7 +438,7 @@ impl fmt::Display for SimError {
 
 impl std::error::Error for SimError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match self.kind() {
             SimErrorKind::Connect(error) | SimErrorKind::Io(error) => Some(error),
             _ => None,
         }

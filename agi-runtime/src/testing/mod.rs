@@ -22,12 +22,14 @@ mod call_spec;
 mod channel;
 mod fake;
 mod peer;
+mod replay;
 mod script;
 mod target;
 
 pub use call_spec::CallSpec;
 pub use fake::{CallEnd, CallReport, FakeAsterisk, SimError, SimErrorKind};
 pub use peer::{Finished, ScriptedPeer, asterisk_words};
+pub use replay::{Hazard, HazardKind, Replay, ReplayReport};
 pub use target::{InProcessServer, Target};
 
 pub use crate::transcript::{Direction, EOF_MARKER, Event, SERVER_CLOSE_MARKER, Transcript};

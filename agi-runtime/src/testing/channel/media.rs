@@ -5,6 +5,7 @@
 //! 8 kHz; a prompt the caller interrupts stops half-way through, which is where its
 //! `endpos` points.
 
+use super::commands::Command;
 use super::keypad::Heard;
 use super::sounds::{self, DEFAULT_SAMPLES};
 use super::{Channel, Reply, leading_int};
@@ -194,10 +195,16 @@ impl Channel {
         Some(self.say(&sounds::number_files(number), escape, hanging_up))
     }
 
-    /// `SAY DATE`, `SAY TIME`, `SAY DATETIME` (their files are not looked up).
-    pub(super) fn say_time(&mut self, epoch: &str, escape: &str, hanging_up: bool) -> Option<Reply> {
-        leading_int(epoch)?;
-        Some(self.say(&[], escape, hanging_up))
+    /// `SAY DATE` and `SAY TIME` play their English files (in UTC); `SAY DATETIME`,
+    /// whose files depend on its format, looks none up.
+    pub(super) fn say_time(&mut self, command: Command, epoch: &str, escape: &str, hanging_up: bool) -> Option<Reply> {
+        let epoch = leading_int(epoch)?;
+        let files = match command {
+            Command::SayDate => sounds::date_files(epoch),
+            Command::SayTime => sounds::time_files(epoch),
+            _ => Vec::new(),
+        };
+        Some(self.say(&files, escape, hanging_up))
     }
 
     pub(super) fn record_file(&mut self, args: &[String], hanging_up: bool) -> Option<Reply> {

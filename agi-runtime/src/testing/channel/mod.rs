@@ -258,7 +258,9 @@ impl Channel {
             Command::SayDigits => self.say_digits(arg(0), arg(1), hanging_up)?,
             Command::SayNumber => self.say_number(arg(0), arg(1), hanging_up)?,
             Command::SayPhonetic => self.say(&sounds::phonetic_files(arg(0)), arg(1), hanging_up),
-            Command::SayDate | Command::SayTime | Command::SayDatetime => self.say_time(arg(0), arg(1), hanging_up)?,
+            Command::SayDate | Command::SayTime | Command::SayDatetime => {
+                self.say_time(spec.command, arg(0), arg(1), hanging_up)?
+            }
             Command::RecordFile => self.record_file(args, hanging_up)?,
             Command::ReceiveChar => Reply::ok("-1 (hangup)").failed_if(true),
             Command::ReceiveText => Reply::ok(-1),

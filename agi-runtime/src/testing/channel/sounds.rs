@@ -174,6 +174,51 @@ fn push_number(files: &mut Vec<String>, n: u64) {
     }
 }
 
+/// The calendar date and time of a Unix time, in UTC: (year, month 0-11, day of the
+/// month, day of the week 0-6 from Sunday, hour, minute).
+fn calendar(epoch: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let (days, seconds) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
+    let weekday = (days + 4).rem_euclid(7);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 2 } else { mp - 10 };
+    let year = yoe + era * 400 + i64::from(month <= 1);
+    (year, month, day, weekday, seconds / 3600, seconds % 3600 / 60)
+}
+
+/// The files `SAY DATE` plays, in English (the channel's time zone taken as UTC).
+pub(crate) fn date_files(epoch: i64) -> Vec<String> {
+    let (year, month, day, weekday, _, _) = calendar(epoch);
+    let mut files = vec![format!("digits/day-{weekday}"), format!("digits/mon-{month}")];
+    files.extend(number_files(day));
+    files.extend(number_files(year));
+    files
+}
+
+/// The files `SAY TIME` plays, in English (UTC).
+pub(crate) fn time_files(epoch: i64) -> Vec<String> {
+    let (_, _, _, _, hour, minute) = calendar(epoch);
+    let twelve = match hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    let mut files = number_files(twelve);
+    if minute > 0 && minute < 10 {
+        files.push("digits/oh".to_owned());
+    }
+    if minute > 0 {
+        files.extend(number_files(minute));
+    }
+    files.push(if hour < 12 { "digits/a-m" } else { "digits/p-m" }.to_owned());
+    files
+}
+
 /// The files `SAY ALPHA` plays.
 pub(crate) fn alpha_files(text: &str) -> Vec<String> {
     text.chars()
@@ -222,6 +267,12 @@ mod tests {
         );
         assert_eq!(digit_files("1*#"), ["digits/1", "digits/star", "digits/pound"]);
         assert_eq!(alpha_files("aB1"), ["letters/a", "letters/b", "digits/1"]);
+        // 1970-01-01 00:00 UTC was a Thursday.
+        assert_eq!(date_files(0)[..3], ["digits/day-4", "digits/mon-0", "digits/1"]);
+        assert_eq!(time_files(0), ["digits/12", "digits/a-m"]);
+        // 2024-02-29 13:05 UTC.
+        assert_eq!(calendar(1_709_211_900), (2024, 1, 29, 4, 13, 5));
+        assert_eq!(time_files(1_709_211_900), ["digits/1", "digits/oh", "digits/5", "digits/p-m"]);
     }
 
     #[test]
