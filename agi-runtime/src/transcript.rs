@@ -70,6 +70,26 @@ impl Event {
         latin1_bytes(&self.data)
     }
 
+    /// The data as readable text: without its final LF, decoded as UTF-8 where it is
+    /// UTF-8, with control bytes shown as `<CR>`, `<TAB>`, `<LF>` or `<0x01>`.
+    pub fn readable(&self) -> String {
+        let bytes = self.bytes();
+        let bytes = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let mut out = String::with_capacity(bytes.len());
+        for c in String::from_utf8_lossy(bytes).chars() {
+            match c {
+                '\r' => out.push_str("<CR>"),
+                '\t' => out.push_str("<TAB>"),
+                '\n' => out.push_str("<LF>"),
+                c if c.is_control() => {
+                    let _ = write!(out, "<0x{:02x}>", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
     /// Whether this is the "Asterisk closed the socket" marker.
     pub fn is_eof(&self) -> bool {
         self.dir == Direction::FromAsterisk && self.data == EOF_MARKER
@@ -174,6 +194,17 @@ impl Transcript {
         Transcript::from_json(&text).map_err(|e| {
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not a transcript: {e}", path.display()))
         })
+    }
+}
+
+/// One line per event: `<<`, `>>`, `--` or `..`, then the [readable](Event::readable)
+/// data.
+impl std::fmt::Display for Transcript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for event in &self.events {
+            writeln!(f, "{} {}", event.dir.as_str(), event.readable())?;
+        }
+        Ok(())
     }
 }
 
@@ -301,6 +332,16 @@ mod tests {
         assert_eq!(transcript.env.len(), 3);
         assert_eq!(transcript.commands().collect::<Vec<_>>(), ["ANSWER"]);
         assert_eq!(transcript.after_env().len(), 1);
+    }
+
+    #[test]
+    fn events_read_as_text_with_visible_control_bytes() {
+        let event = |data: &[u8]| Event { t: 0.0, dir: Direction::FromServer, data: latin1_string(data) };
+        assert_eq!(event(b"NOOP\r\n").readable(), "NOOP<CR>");
+        assert_eq!(event("caf\u{e9}\tx\n".as_bytes()).readable(), "caf\u{e9}<TAB>x");
+        assert_eq!(event(b"a\nb\x01\n").readable(), "a<LF>b<0x01>");
+        let transcript = Transcript::from_events(vec![event(b"ANSWER\n")]);
+        assert_eq!(transcript.to_string(), ">> ANSWER\n");
     }
 
     #[test]
