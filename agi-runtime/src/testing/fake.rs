@@ -674,7 +674,8 @@ impl Session {
                 if lines.iter().any(|l| l == "HANGUP") {
                     self.channel.hang_up();
                 }
-                Reply { lines, ..Reply::default() }
+                // A planned hangup still happens during a scripted command.
+                Reply { lines, hangs_up: hanging_up, ..Reply::default() }
             }
             Answer::Unexpected { expected } => return Err(SimErrorKind::Unexpected { expected, got: text }),
             Answer::Simulated => self.channel.execute(&words, hanging_up),
