@@ -363,3 +363,36 @@ async fn set_autohangup_schedules_the_hangup() {
     write.shutdown().await.unwrap();
     assert_eq!(call.await.unwrap().unwrap().agi_status(), "HANGUP");
 }
+
+#[tokio::test]
+async fn a_hostile_server_gets_asterisks_answers_and_a_list_of_violations() {
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let call = tokio::spawn(FakeAsterisk::new(CallSpec::new("/x")).call(Target::stream(theirs)));
+    let (mut read, mut write) = tokio::io::split(ours);
+    let mut garbage = Vec::new();
+    garbage.extend_from_slice(b"\xff\xfeSET VARIABLE \xe9 \"${${${x}}\n");
+    garbage.extend_from_slice(b"NOOP\0 ignored\n");
+    garbage.extend_from_slice(format!("GET FULL VARIABLE \"{}\"\n", "${".repeat(2000)).as_bytes());
+    garbage.extend_from_slice(&[b'A'; 9000]);
+    garbage.extend_from_slice(b"\nfailur\xe9\nVERBOSE x");
+    write.write_all(&garbage).await.unwrap();
+    write.shutdown().await.unwrap();
+    let mut everything = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut read, &mut everything).await.unwrap();
+    let report = call.await.unwrap().unwrap();
+    let replies = String::from_utf8_lossy(&everything);
+    assert!(replies.ends_with("510 Invalid or unknown command\n200 result=1\nHANGUP\n"), "{replies}");
+    assert_eq!(
+        report.violations(),
+        [
+            "a command arrived before the reply to the previous one; Asterisk would leave it unread",
+            "a command arrived before the reply to the previous one; Asterisk would leave it unread",
+            "a command line holds a NUL byte; Asterisk ignores what follows it",
+            "a command arrived before the reply to the previous one; Asterisk would leave it unread",
+            "a command line longer than 8191 bytes was cut there; Asterisk runs the rest as another command",
+            "a command arrived before the reply to the previous one; Asterisk would leave it unread",
+            "a command arrived before the reply to the previous one; Asterisk would leave it unread",
+            "the connection was closed in the middle of a command line",
+        ]
+    );
+}

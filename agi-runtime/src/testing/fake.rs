@@ -596,7 +596,7 @@ impl Session {
             channel,
             script: fake.script,
             spec: fake.spec,
-            hangup_at: fake.hangup.after.map(|d| Instant::now() + d),
+            hangup_at: fake.hangup.after.and_then(|d| Instant::now().checked_add(d)),
             plan: fake.hangup,
             exit_on_hangup: fake.exit_on_hangup,
             sighup: fake.sighup,
@@ -658,7 +658,7 @@ impl Session {
     /// Runs one command line; `Some` when the session is over.
     async fn command(&mut self, line: RawLine) -> Result<Option<CallEnd>, SimErrorKind> {
         let text = self.check(&line);
-        if text.len() >= 7 && text[..7].eq_ignore_ascii_case("failure") {
+        if line.bytes.len() >= 7 && line.bytes[..7].eq_ignore_ascii_case(b"failure") {
             self.failure_marker = true;
             return self.server_closed(CallEnd::FailureMarker).await.map(Some);
         }
@@ -697,7 +697,7 @@ impl Session {
             }
         }
         match self.channel.autohangup.take() {
-            Some(Some(delay)) => self.hangup_at = Some(Instant::now() + delay),
+            Some(Some(delay)) => self.hangup_at = Instant::now().checked_add(delay),
             Some(None) => self.hangup_at = None,
             None => {}
         }
@@ -707,7 +707,7 @@ impl Session {
                 return self.asterisk_hangs_up().await.map(Some);
             }
             if self.sighup {
-                self.notice_at = Some(Instant::now() + self.notice_delay);
+                self.notice_at = Some(Instant::now().checked_add(self.notice_delay).unwrap_or_else(Instant::now));
             }
         }
         Ok(None)

@@ -302,7 +302,7 @@ impl ScriptedPeer {
         let mut finished = Finished::default();
         loop {
             let Some(line) = self.next_command().await? else { break };
-            if line.len() >= 7 && line[..7].eq_ignore_ascii_case("failure") {
+            if line.len() >= 7 && line.as_bytes()[..7].eq_ignore_ascii_case(b"failure") {
                 finished.failure_marker = true;
                 break;
             }

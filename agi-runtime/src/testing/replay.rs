@@ -203,7 +203,7 @@ impl Flow {
     }
 }
 
-fn hazard_of(bytes: &[u8]) -> Option<HazardKind> {
+fn hazard_of(bytes: &[u8], max_line: usize) -> Option<HazardKind> {
     let line = match bytes.strip_suffix(b"\n") {
         Some(line) => line,
         None => return Some(HazardKind::Unterminated),
@@ -216,8 +216,8 @@ fn hazard_of(bytes: &[u8]) -> Option<HazardKind> {
         Some(HazardKind::Nul)
     } else if line.iter().all(|&b| b == b' ' || b == b'\t') {
         Some(HazardKind::EmptyLine)
-    } else if bytes.len() > DEFAULT_MAX_COMMAND_LINE {
-        Some(HazardKind::TooLong { len: bytes.len(), max: DEFAULT_MAX_COMMAND_LINE })
+    } else if bytes.len() > max_line {
+        Some(HazardKind::TooLong { len: bytes.len(), max: max_line })
     } else if line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"failure") && line != b"failure" {
         Some(HazardKind::FailureMarker)
     } else {
@@ -228,8 +228,16 @@ fn hazard_of(bytes: &[u8]) -> Option<HazardKind> {
 impl Replay {
     /// Prepares the replay of `transcript`.
     pub fn new(transcript: Transcript) -> Replay {
-        let (steps, hazard) = plan(&transcript.events);
+        let (steps, hazard) = plan(&transcript.events, DEFAULT_MAX_COMMAND_LINE);
         Replay { transcript, steps, hazard, wait: DEFAULT_WAIT }
+    }
+
+    /// The longest command line the server sends, LF included (default 2047, the
+    /// server's default): set it to the server's
+    /// [`max_command_line`](crate::Server::max_command_line) if that was raised.
+    pub fn max_command_line(mut self, max: usize) -> Self {
+        (self.steps, self.hazard) = plan(&self.transcript.events, max);
+        self
     }
 
     /// Reads a transcript file and prepares its replay.
@@ -343,7 +351,7 @@ fn mismatch(event: usize, expected: Option<&[u8]>, got: Option<&[u8]>) -> SimErr
 }
 
 /// Turns recorded events into steps, up to the first hazard.
-fn plan(events: &[Event]) -> (Vec<Step>, Option<Hazard>) {
+fn plan(events: &[Event], max_line: usize) -> (Vec<Step>, Option<Hazard>) {
     let mut steps = Vec::new();
     let mut flow = Flow::default();
     let mut hazard = None;
@@ -370,7 +378,7 @@ fn plan(events: &[Event]) -> (Vec<Step>, Option<Hazard>) {
                     steps.truncate(step);
                     break;
                 }
-                if let Some(kind) = hazard_of(&bytes) {
+                if let Some(kind) = hazard_of(&bytes, max_line) {
                     hazard = Some(Hazard { event: index, command: text_of(&bytes), kind });
                     break;
                 }
@@ -416,28 +424,32 @@ mod tests {
 
     #[test]
     fn finds_each_hazard() {
-        assert_eq!(hazard_of(b"NOOP\n"), None);
-        assert_eq!(hazard_of(b"failure\n"), None);
-        assert_eq!(hazard_of(b"NOOP\r\n"), Some(HazardKind::CarriageReturn));
-        assert_eq!(hazard_of(b"NOOP\nNOOP\n"), Some(HazardKind::SeveralLines));
-        assert_eq!(hazard_of(b"\n"), Some(HazardKind::EmptyLine));
-        assert_eq!(hazard_of(b"NOOP"), Some(HazardKind::Unterminated));
-        assert_eq!(hazard_of(b"failure to communicate\n"), Some(HazardKind::FailureMarker));
-        assert_eq!(hazard_of(b"N\0\n"), Some(HazardKind::Nul));
+        assert_eq!(hazard_of(b"NOOP\n", 2047), None);
+        assert_eq!(hazard_of(b"failure\n", 2047), None);
+        assert_eq!(hazard_of(b"NOOP\r\n", 2047), Some(HazardKind::CarriageReturn));
+        assert_eq!(hazard_of(b"NOOP\nNOOP\n", 2047), Some(HazardKind::SeveralLines));
+        assert_eq!(hazard_of(b"\n", 2047), Some(HazardKind::EmptyLine));
+        assert_eq!(hazard_of(b"NOOP", 2047), Some(HazardKind::Unterminated));
+        assert_eq!(hazard_of(b"failure to communicate\n", 2047), Some(HazardKind::FailureMarker));
+        assert_eq!(hazard_of(b"N\0\n", 2047), Some(HazardKind::Nul));
         let long = format!("VERBOSE {}\n", "A".repeat(3000));
-        assert!(matches!(hazard_of(long.as_bytes()), Some(HazardKind::TooLong { len: 3009, max: 2047 })));
+        assert!(matches!(hazard_of(long.as_bytes(), 2047), Some(HazardKind::TooLong { len: 3009, max: 2047 })));
+        assert_eq!(hazard_of(long.as_bytes(), 8191), None);
     }
 
     #[test]
     fn an_unanswered_command_stops_the_plan_before_it() {
-        let (steps, hazard) = plan(&events(&[
-            (A, "\n"),
-            (S, "ANSWER\n"),
-            (A, "200 result=0\n"),
-            (S, "STREAM FILE tone10s \"\"\n"),
-            (S, "NOOP\n"),
-            (A, "200 result=0\n"),
-        ]));
+        let (steps, hazard) = plan(
+            &events(&[
+                (A, "\n"),
+                (S, "ANSWER\n"),
+                (A, "200 result=0\n"),
+                (S, "STREAM FILE tone10s \"\"\n"),
+                (S, "NOOP\n"),
+                (A, "200 result=0\n"),
+            ]),
+            2047,
+        );
         let hazard = hazard.unwrap();
         assert_eq!((hazard.event, hazard.kind), (3, HazardKind::InFlight));
         assert_eq!(steps.iter().filter(|s| matches!(s, Step::Expect(..))).count(), 1);
@@ -445,24 +457,27 @@ mod tests {
 
     #[test]
     fn usage_blocks_hangups_and_uploads_are_replies() {
-        let (steps, hazard) = plan(&events(&[
-            (A, "\n"),
-            (S, "WAIT FOR DIGIT\n"),
-            (A, "520-Invalid command syntax.  Proper usage follows:\n"),
-            (A, "Example return code: 200 result=1 (testvariable)\n"),
-            (A, "520 End of proper usage.\n"),
-            (S, "GOSUB a b 1\n"),
-            (A, "100 result=0 Trying...\n"),
-            (A, "HANGUP\n"),
-            (A, "200 result=0 Gosub complete\n"),
-            (S, "PUT SOUNDFILE x.gsm 60\n"),
-            (A, "200 result=0\n"),
-            (S, "AAAA\n"),
-            (S, "AAAA\n"),
-            (A, "200 result=0\n"),
-            (S, "NOOP\n"),
-            (A, "200 result=0\n"),
-        ]));
+        let (steps, hazard) = plan(
+            &events(&[
+                (A, "\n"),
+                (S, "WAIT FOR DIGIT\n"),
+                (A, "520-Invalid command syntax.  Proper usage follows:\n"),
+                (A, "Example return code: 200 result=1 (testvariable)\n"),
+                (A, "520 End of proper usage.\n"),
+                (S, "GOSUB a b 1\n"),
+                (A, "100 result=0 Trying...\n"),
+                (A, "HANGUP\n"),
+                (A, "200 result=0 Gosub complete\n"),
+                (S, "PUT SOUNDFILE x.gsm 60\n"),
+                (A, "200 result=0\n"),
+                (S, "AAAA\n"),
+                (S, "AAAA\n"),
+                (A, "200 result=0\n"),
+                (S, "NOOP\n"),
+                (A, "200 result=0\n"),
+            ]),
+            2047,
+        );
         assert_eq!(hazard, None);
         assert_eq!(steps.iter().filter(|s| matches!(s, Step::Expect(..))).count(), 6);
     }

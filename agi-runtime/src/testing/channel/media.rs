@@ -215,7 +215,7 @@ impl Channel {
         if !self.sounds.writable(file) {
             return Some(Reply::ok("-1 (writefile)").failed_if(true));
         }
-        let limit = u64::try_from(limit_ms).ok().filter(|&ms| ms > 0).map(|ms| ms * 8);
+        let limit = u64::try_from(limit_ms).ok().filter(|&ms| ms > 0).map(|ms| ms.saturating_mul(8));
         let (line, samples, hangs_up) = if hanging_up {
             (format!("-1 (hangup) endpos={DEFAULT_SAMPLES}"), DEFAULT_SAMPLES, false)
         } else {

@@ -48,8 +48,19 @@ pub(crate) fn lookup(scope: &impl Scope, name: &str) -> Option<String> {
     })
 }
 
+/// References nested deeper than this are left as they are (a line of Asterisk's
+/// buffer could otherwise nest thousands deep).
+const MAX_DEPTH: usize = 32;
+
 /// Expands every `${…}` in `text`.
 pub(crate) fn expand(scope: &impl Scope, text: &str) -> String {
+    expand_nested(scope, text, 0)
+}
+
+fn expand_nested(scope: &impl Scope, text: &str, depth: usize) -> String {
+    if depth > MAX_DEPTH {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -59,7 +70,7 @@ pub(crate) fn expand(scope: &impl Scope, text: &str) -> String {
             Some(end) => (&rest[inner_start..inner_start + end], &rest[inner_start + end + 1..]),
             None => (&rest[inner_start..], ""),
         };
-        let name = if inner.contains("${") { expand(scope, inner) } else { inner.to_owned() };
+        let name = if inner.contains("${") { expand_nested(scope, inner, depth + 1) } else { inner.to_owned() };
         out.push_str(&lookup(scope, &name).unwrap_or_default());
         rest = after;
     }
@@ -151,6 +162,8 @@ mod tests {
         assert_eq!(expand(&s, "a $[1+1] ${FOO:4} ${FOO:0:3} ${FOO:-3}"), "a $[1+1] baz bar baz");
         assert_eq!(expand(&s, "${FOO"), "bar baz");
         assert_eq!(expand(&s, "no reference"), "no reference");
+        let deep = format!("{}FOO{}", "${".repeat(3000), "}".repeat(3000));
+        assert_eq!(expand(&s, &deep).len(), 0, "unknown names, but no stack overflow");
     }
 
     #[test]
