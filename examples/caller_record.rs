@@ -87,29 +87,11 @@ async fn main() -> std::io::Result<()> {
         .init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:4573".to_owned());
     let server = Server::bind(&addr).await?;
-    let report = server.serve_with_shutdown(app(), shutdown_signal()).await?;
-    tracing::info!(cut = report.cut, "stopped");
-    Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+    // Ctrl-C stops it; the graceful-shutdown example also handles SIGTERM.
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
+    let report = server.serve_with_shutdown(app(), ctrl_c).await?;
+    tracing::info!(cut = report.cut, "stopped");
+    Ok(())
 }

@@ -291,6 +291,28 @@ impl Call {
         self.response(&name)
     }
 
+    /// Sends a command line exactly as written, to reproduce a recorded line byte for
+    /// byte (`testing` feature only).
+    ///
+    /// The line is sent as is, so its quoting is yours: handlers should use
+    /// [`command`](Call::command), which quotes each word. It is still refused, with
+    /// nothing sent, if it holds LF, CR or NUL, is empty, starts with Asterisk's `failure`
+    /// marker, or is longer than the command line limit.
+    ///
+    /// ```
+    /// # async fn demo(call: &mut agi_runtime::Call) -> agi_runtime::AgiResult<()> {
+    /// let reply = call.command_line(r#"SET VARIABLE Q9 "close)paren""#).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "testing")]
+    pub async fn command_line(&mut self, line: &str) -> AgiResult<Response<'_>> {
+        self.prepare(true)?;
+        crate::wire::encode::encode_line(&mut self.conn.out, line, self.limits.max_command_line)?;
+        let name = first_word(&self.conn.out);
+        self.round_trip(&name, true, self.limits.command_timeout).await?;
+        self.response(&name)
+    }
+
     /// Sends one typed command and reads its final reply.
     ///
     /// `dead_ok` says whether Asterisk runs the command on a hung-up channel (§4.3).

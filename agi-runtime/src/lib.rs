@@ -52,10 +52,12 @@ mod error;
 mod extract;
 mod handler;
 mod hangup;
+mod recording;
 mod router;
 mod server;
 mod session;
 mod status;
+pub mod transcript;
 pub mod wire;
 
 #[cfg(feature = "testing")]
@@ -73,6 +75,7 @@ pub use error::{AgiError, AgiResult};
 pub use extract::{Args, CallerId, FromCall, FromParam, FromRef, InputSource, PeerAddr, Query, Rejection, State};
 pub use handler::{BoxFuture, Handler, HandlerFn, IntoOutcome, Outcome, handler_fn};
 pub use hangup::HangupSignal;
+pub use recording::CallRecording;
 pub use router::{HandlerRef, Router, RouterError};
 pub use server::{Server, ShutdownReport};
 pub use status::{CallStatus, StatusReporting};

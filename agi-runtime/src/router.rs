@@ -277,7 +277,7 @@ impl Router<()> {
     ///   a library crate that nothing else references may be dropped from the binary;
     /// * the order of registration is unspecified (it does not affect matching).
     ///
-    /// ```
+    /// ```standalone_crate
     /// # #[cfg(feature = "auto-register")] {
     /// use agi_runtime::prelude::*;
     ///

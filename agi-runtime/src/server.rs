@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
+use crate::recording::{CallRecording, Recorder};
 use crate::router::Router;
 use crate::session::{self, SessionConfig, SessionEnd};
 use crate::status::StatusReporting;
@@ -38,6 +39,7 @@ pub struct Server {
     config: SessionConfig,
     max_overload_responders: usize,
     shutdown_grace: Duration,
+    recording: Option<CallRecording>,
 }
 
 /// What a graceful shutdown did.
@@ -62,6 +64,7 @@ impl Server {
             config: SessionConfig::default(),
             max_overload_responders: 256,
             shutdown_grace: Duration::from_secs(30),
+            recording: None,
         }
     }
 
@@ -137,6 +140,14 @@ impl Server {
         self
     }
 
+    /// Writes a transcript file of each call matching `recording` (off by default), so
+    /// that a production call can be replayed as a test. Files are written after each
+    /// call ends, by a task of their own; calls that are not recorded are not slowed.
+    pub fn record_calls(mut self, recording: CallRecording) -> Self {
+        self.recording = Some(recording);
+        self
+    }
+
     /// Serves calls until the process ends.
     pub async fn serve(self, router: Router<()>) -> io::Result<()> {
         self.serve_with_shutdown(router, std::future::pending()).await.map(drop)
@@ -157,7 +168,8 @@ impl Server {
     where
         F: Future<Output = ()> + Send,
     {
-        let Server { listener, config, max_overload_responders, shutdown_grace } = self;
+        let Server { listener, config, max_overload_responders, shutdown_grace, recording } = self;
+        let recorder = recording.map(Recorder::start).map(Arc::new);
         let max_calls = config.max_calls;
         let app = session::app(router, config);
         let calls = Arc::new(Semaphore::new(max_calls));
@@ -203,8 +215,9 @@ impl Server {
             };
             let app = app.clone();
             let cut = cut.clone();
+            let recorder = recorder.clone();
             tracker.spawn(async move {
-                let end = serve_tcp(stream, peer, &app, admitted).await;
+                let end = serve_tcp(stream, peer, &app, admitted, recorder.as_deref()).await;
                 drop(permit);
                 if end == SessionEnd::Cut {
                     cut.fetch_add(1, Ordering::Relaxed);
@@ -220,14 +233,26 @@ impl Server {
             app.cut.cancel();
             tracker.wait().await;
         }
+        if let Some(recorder) = recorder.and_then(Arc::into_inner) {
+            recorder.finish().await;
+        }
         let report = ShutdownReport { in_flight, cut: cut.load(Ordering::Relaxed) };
         tracing::info!(in_flight = report.in_flight, cut = report.cut, "shutdown complete");
         Ok(report)
     }
 }
 
-async fn serve_tcp(stream: TcpStream, peer: SocketAddr, app: &session::App, admitted: bool) -> SessionEnd {
+async fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: &session::App,
+    admitted: bool,
+    recorder: Option<&Recorder>,
+) -> SessionEnd {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);
-    session::run(Box::new(stream), Some(peer), app, admitted).await
+    match recorder {
+        Some(recorder) => session::run(Box::new(recorder.wrap(stream)), Some(peer), app, admitted).await,
+        None => session::run(Box::new(stream), Some(peer), app, admitted).await,
+    }
 }

@@ -18,7 +18,8 @@ pub(crate) struct Event {
     pub(crate) data: String,
 }
 
-pub(crate) fn captures() -> Vec<(String, Capture)> {
+/// The capture files, sorted by name.
+pub(crate) fn capture_files() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("agi-test-vectors");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -27,6 +28,22 @@ pub(crate) fn captures() -> Vec<(String, Capture)> {
         .collect();
     files.sort();
     files
+}
+
+/// Every capture as the runtime's own transcript type, with its file name.
+pub(crate) fn transcripts() -> Vec<(String, agi_runtime::testing::Transcript)> {
+    capture_files()
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, agi_runtime::testing::Transcript::load(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Every capture, parsed for the exchange-level replays, with its file name.
+pub(crate) fn captures() -> Vec<(String, Capture)> {
+    capture_files()
         .into_iter()
         .map(|path| {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();

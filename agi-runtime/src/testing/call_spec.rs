@@ -61,6 +61,13 @@ impl CallSpec {
         }
     }
 
+    /// The `host[:port]` of `agi_request` (default `127.0.0.1:4573`), as the dialplan's
+    /// `AGI(agi://host:port/…)` wrote it.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
     /// Adds the next `agi_arg_N`.
     pub fn arg(mut self, value: impl Into<String>) -> Self {
         self.args.push(value.into());

@@ -9,10 +9,34 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::connection::Transport;
 use crate::testing::call_spec::CallSpec;
-use crate::testing::transcript::{Direction, EOF_MARKER, Event, Recorder, SERVER_CLOSE_MARKER};
+use crate::transcript::{Direction, EOF_MARKER, Event, Recorder, SERVER_CLOSE_MARKER, latin1_string};
 
 /// How long a peer waits for the server before failing the test.
-const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// The longest line a scripted peer accepts from the server.
+const MAX_LINE: usize = 1024 * 1024;
+
+/// How a line read from the server ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineEnd {
+    /// With its LF.
+    Lf,
+    /// Cut at the length limit, the rest still to come (as Asterisk cuts long lines).
+    Cut,
+    /// At the end of the stream, without an LF.
+    Eof,
+}
+
+/// One line from the server, as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawLine {
+    /// The bytes, without the LF.
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) end: LineEnd,
+    /// More bytes were already waiting behind this line.
+    pub(crate) ahead: bool,
+}
 
 /// A test's view of Asterisk: it sends the environment block, then the test reads each
 /// command and sends each reply, byte for byte.
@@ -38,6 +62,8 @@ pub struct ScriptedPeer {
     recorder: Recorder,
     wait: Duration,
     server_closed: bool,
+    /// The server's close was recorded.
+    close_seen: bool,
 }
 
 impl std::fmt::Debug for ScriptedPeer {
@@ -82,10 +108,7 @@ impl ScriptedPeer {
 
     /// Runs `router` in memory for one call and sends the environment block of `spec`.
     pub async fn in_memory(router: crate::Router<()>, spec: &CallSpec) -> io::Result<ScriptedPeer> {
-        let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        let app = crate::session::app(router, Default::default());
-        tokio::spawn(async move { crate::session::run(Box::new(theirs), None, &app, true).await });
-        let mut peer = ScriptedPeer::silent(ours);
+        let mut peer = ScriptedPeer::silent(crate::testing::InProcessServer::new(router).connect());
         peer.send_env(spec).await?;
         Ok(peer)
     }
@@ -122,6 +145,7 @@ impl ScriptedPeer {
             recorder: Recorder::default(),
             wait: DEFAULT_WAIT,
             server_closed: false,
+            close_seen: false,
         }
     }
 
@@ -145,7 +169,7 @@ impl ScriptedPeer {
 
     /// Sends raw bytes as one write.
     pub async fn send_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.recorder.push(Direction::FromAsterisk, String::from_utf8_lossy(bytes));
+        self.recorder.push(Direction::FromAsterisk, bytes);
         self.stream.write_all(bytes).await?;
         self.stream.flush().await
     }
@@ -161,7 +185,7 @@ impl ScriptedPeer {
 
     /// Closes the connection the way Asterisk does at the end of a session.
     pub async fn close(&mut self) -> io::Result<()> {
-        self.recorder.push(Direction::FromAsterisk, EOF_MARKER);
+        self.recorder.push_text(Direction::FromAsterisk, EOF_MARKER);
         self.stream.shutdown().await
     }
 
@@ -176,29 +200,63 @@ impl ScriptedPeer {
     }
 
     async fn read_line(&mut self) -> io::Result<Option<String>> {
+        match self.read_raw_line(MAX_LINE).await? {
+            None => Ok(None),
+            Some(RawLine { bytes, end: LineEnd::Lf, .. }) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Some(RawLine { bytes, end: LineEnd::Cut, .. }) => {
+                Err(protocol_error(format!("the server sent a line of more than {} bytes", bytes.len())))
+            }
+            Some(RawLine { bytes, end: LineEnd::Eof, .. }) => {
+                Err(protocol_error(format!("the server closed after an unterminated line {:?}", latin1_string(&bytes))))
+            }
+        }
+    }
+
+    /// The next line the server sent, at most `max` bytes with its LF (a longer one is
+    /// cut there, as Asterisk cuts it), or `None` once the server closed its side.
+    /// Cancel-safe: bytes read before a cancellation stay buffered.
+    pub(crate) async fn read_raw_line(&mut self, max: usize) -> io::Result<Option<RawLine>> {
+        let max = max.max(1);
         loop {
-            if let Some(lf) = self.buffer.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.buffer.drain(..=lf).collect();
-                let text = String::from_utf8_lossy(&line).into_owned();
-                self.recorder.push(Direction::FromServer, text.clone());
-                return Ok(Some(text.trim_end_matches('\n').to_owned()));
+            let lf = self.buffer.iter().take(max).position(|&b| b == b'\n');
+            let taken = match lf {
+                Some(lf) => Some((lf + 1, LineEnd::Lf)),
+                None if self.buffer.len() >= max => Some((max, LineEnd::Cut)),
+                None if self.server_closed && !self.buffer.is_empty() => Some((self.buffer.len(), LineEnd::Eof)),
+                None => None,
+            };
+            if let Some((len, end)) = taken {
+                let mut bytes: Vec<u8> = self.buffer.drain(..len).collect();
+                self.recorder.push(Direction::FromServer, &bytes);
+                if end == LineEnd::Lf {
+                    bytes.pop();
+                }
+                return Ok(Some(RawLine { bytes, end, ahead: !self.buffer.is_empty() }));
             }
             if self.server_closed {
+                if !self.close_seen {
+                    self.close_seen = true;
+                    self.recorder.push_text(Direction::ServerAction, SERVER_CLOSE_MARKER);
+                }
                 return Ok(None);
             }
             let mut chunk = [0u8; 4096];
             let n = self.stream.read(&mut chunk).await?;
             if n == 0 {
                 self.server_closed = true;
-                self.recorder.push(Direction::ServerAction, SERVER_CLOSE_MARKER);
-                if !self.buffer.is_empty() {
-                    let rest = String::from_utf8_lossy(&self.buffer).into_owned();
-                    return Err(protocol_error(format!("the server closed after an unterminated line {rest:?}")));
-                }
-                return Ok(None);
             }
             self.buffer.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// Records a note (an observation) in the transcript.
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
+        self.recorder.push_text(Direction::Note, note);
+    }
+
+    /// Takes the transcript, leaving it empty.
+    pub(crate) fn take_transcript(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.recorder.events)
     }
 
     /// Reads the next command and checks it is exactly `command`.
@@ -220,7 +278,7 @@ impl ScriptedPeer {
     pub async fn expect_silence(&mut self, quiet: Duration) -> io::Result<()> {
         match tokio::time::timeout(quiet, self.read_line()).await {
             Err(_) => {
-                self.recorder.push(Direction::Note, format!("(no data within {:.1}s)", quiet.as_secs_f64()));
+                self.note(format!("(no data within {:.1}s)", quiet.as_secs_f64()));
                 Ok(())
             }
             Ok(Ok(Some(line))) => Err(protocol_error(format!("expected silence, the server sent `{line}`"))),
@@ -244,7 +302,7 @@ impl ScriptedPeer {
         let mut finished = Finished::default();
         loop {
             let Some(line) = self.next_command().await? else { break };
-            if line.len() >= 7 && line[..7].eq_ignore_ascii_case("failure") {
+            if line.len() >= 7 && line.as_bytes()[..7].eq_ignore_ascii_case(b"failure") {
                 finished.failure_marker = true;
                 break;
             }

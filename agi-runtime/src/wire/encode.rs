@@ -137,6 +137,9 @@ pub enum CommandError {
     /// A raw command with no words.
     #[error("a command needs at least one word")]
     Empty,
+    /// A raw command line that starts with `failure`, Asterisk's end-of-session marker.
+    #[error("a command line cannot start with `failure`: Asterisk would end the session, nothing was sent")]
+    FailureMarker,
 }
 
 fn forbidden(byte: u8) -> Option<ForbiddenByte> {
@@ -212,6 +215,26 @@ where
     }
     let Some(first) = first else { return Err(CommandError::Empty) };
     finish_line(buf, &first, max_line)
+}
+
+/// Writes a command line exactly as given (the testing escape hatch that reproduces a
+/// recorded line byte for byte): it must be one line, must not be the `failure` marker,
+/// and must fit the limit; the caller is responsible for its quoting.
+#[cfg(feature = "testing")]
+pub(crate) fn encode_line(buf: &mut Vec<u8>, line: &str, max_line: usize) -> Result<(), CommandError> {
+    buf.clear();
+    let command = line.split(' ').next().unwrap_or_default();
+    if let Some((position, byte)) = line.bytes().enumerate().find_map(|(i, b)| forbidden(b).map(|f| (i, f))) {
+        return Err(CommandError::ForbiddenByte { command: command.to_owned(), index: 0, byte, position });
+    }
+    if line.trim_matches([' ', '\t']).is_empty() {
+        return Err(CommandError::Empty);
+    }
+    if looks_like_failure_marker(line) {
+        return Err(CommandError::FailureMarker);
+    }
+    buf.extend_from_slice(line.as_bytes());
+    finish_line(buf, command, max_line)
 }
 
 fn finish_line(buf: &mut Vec<u8>, command: &str, max_line: usize) -> Result<(), CommandError> {
