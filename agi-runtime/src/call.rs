@@ -4,11 +4,12 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::connection::{Connection, ReadLine};
 use crate::error::{AgiError, AgiResult};
 use crate::hangup::HangupSignal;
+use crate::observe::{self, Deadline};
 use crate::router::RouteInfo;
 use crate::wire::encode::{encode_command, encode_raw};
 use crate::wire::lines::LineSpan;
@@ -43,6 +44,10 @@ enum Health {
     Disconnected,
     Broken(&'static str),
 }
+
+/// Most lines that are not a reply (`HANGUP`, `100 Trying`) accepted in a row; Asterisk
+/// sends at most three.
+const MAX_LINES_BEFORE_REPLY: usize = 16;
 
 /// What a reply line asks the reader to do, detached from the buffer it was read from.
 enum Step {
@@ -210,8 +215,12 @@ impl Call {
                     if hangup {
                         self.mark_hung_up();
                     } else if self.health == Health::Ready && !self.in_flight {
-                        tracing::warn!(line = %text, "Asterisk sent a line while no command was running");
-                        self.health = Health::Broken("Asterisk sent a reply to no command");
+                        // Not AGI: the call cannot go on, so stop waiting as for a hangup.
+                        self.protocol_error(format!(
+                            "Asterisk sent `{}` while no command was running",
+                            text.escape_debug()
+                        ));
+                        self.mark_hung_up();
                     }
                 }
                 Ok(ReadLine::TooLong(_)) => {
@@ -266,7 +275,7 @@ impl Call {
     {
         // Unknown commands may or may not work on a dead channel: let Asterisk decide.
         self.prepare(true)?;
-        encode_raw(&mut self.conn.out, words, self.limits.max_command_line)?;
+        encode_raw(&mut self.conn.out, words, self.limits.max_command_line).inspect_err(observe::command_rejected)?;
         let name = first_word(&self.conn.out);
         self.round_trip(&name).await?;
         self.response(&name)
@@ -282,7 +291,8 @@ impl Call {
         args: &[Arg<'_>],
     ) -> AgiResult<Response<'_>> {
         self.prepare(dead_ok)?;
-        encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)?;
+        encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)
+            .inspect_err(observe::command_rejected)?;
         self.round_trip(keywords).await?;
         self.response(keywords)
     }
@@ -312,6 +322,7 @@ impl Call {
     /// Asking the socket costs no extra system call over a session: the read that would
     /// otherwise find nothing right after the command is sent happens here instead.
     fn take_unsolicited(&mut self) -> AgiResult<()> {
+        let mut hangups = 0;
         loop {
             loop {
                 match self.conn.buffered_line(self.limits.max_reply_line) {
@@ -320,6 +331,11 @@ impl Call {
                         if line == b"HANGUP" {
                             self.conn.consume(span);
                             self.mark_hung_up();
+                            // This loop does not yield: a peer streaming `HANGUP` must not keep it spinning.
+                            hangups += 1;
+                            if hangups > MAX_LINES_BEFORE_REPLY {
+                                return Err(self.protocol_error(format!("{hangups} `HANGUP` lines in a row")));
+                            }
                         } else {
                             let text = lossy(line).into_owned();
                             self.conn.consume(span);
@@ -349,17 +365,24 @@ impl Call {
         if tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(command = %lossy(strip_lf(&self.conn.out)), "send");
         }
-        let Some(timeout) = self.limits.command_timeout else {
-            return self.exchange(command).await;
+        let started = Instant::now();
+        let result = match self.limits.command_timeout {
+            None => self.exchange(command).await,
+            Some(timeout) => match tokio::time::timeout(timeout, self.exchange(command)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    observe::timeout(Deadline::Command);
+                    self.in_flight = false;
+                    self.health = Health::Broken("a command timed out; its reply may still arrive");
+                    Err(AgiError::Timeout { command: command.to_owned(), timeout })
+                }
+            },
         };
-        match tokio::time::timeout(timeout, self.exchange(command)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.in_flight = false;
-                self.health = Health::Broken("a command timed out; its reply may still arrive");
-                Err(AgiError::Timeout { command: command.to_owned(), timeout })
-            }
+        // Only a reply from Asterisk measures the command; a lost connection does not.
+        if self.health == Health::Ready {
+            observe::command_finished(command, started.elapsed());
         }
+        result
     }
 
     async fn exchange(&mut self, command: &str) -> AgiResult<()> {
@@ -367,9 +390,19 @@ impl Call {
         if let Err(e) = self.conn.send_out().await {
             return Err(self.io_failed(e));
         }
+        let mut skipped = 0;
         loop {
             let span = self.next_line().await?;
             let step = self.step(span, command);
+            if matches!(step, Step::Hangup | Step::Skip) {
+                // Asterisk sends at most two `HANGUP` lines and one `100`: more is a
+                // peer keeping the command from ever ending.
+                skipped += 1;
+                if skipped > MAX_LINES_BEFORE_REPLY {
+                    self.conn.consume(span);
+                    return Err(self.protocol_error(format!("`{command}` got {skipped} lines that are not its reply")));
+                }
+            }
             match step {
                 Step::Final => {
                     self.in_flight = false;
@@ -484,6 +517,7 @@ impl Call {
 
     fn mark_hung_up(&mut self) {
         if !self.hung_up {
+            observe::hangup();
             tracing::debug!("channel hung up");
             self.hung_up = true;
             self.signal.fire();
@@ -511,6 +545,7 @@ impl Call {
     }
 
     fn protocol_error(&mut self, message: String) -> AgiError {
+        observe::protocol_error(false);
         tracing::warn!(%message, "protocol error");
         self.in_flight = false;
         self.health = Health::Broken("Asterisk sent something that is not AGI");

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admission;
 mod call;
 pub mod commands;
 mod connection;
@@ -39,6 +40,10 @@ mod error;
 mod extract;
 mod handler;
 mod hangup;
+mod limits;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 mod router;
 mod server;
 mod session;
@@ -48,6 +53,7 @@ pub mod wire;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use admission::{Admission, AdmissionPolicy, AdmitFn, Both, InvalidNetwork, IpAllowlist, admit_fn};
 pub use call::Call;
 pub use commands::{Digit, EscapeDigits, Playback};
 pub use connection::Transport;
@@ -55,6 +61,7 @@ pub use error::{AgiError, AgiResult};
 pub use extract::{InputSource, Rejection};
 pub use handler::{BoxFuture, Handler, HandlerFn, IntoOutcome, Outcome, handler_fn};
 pub use hangup::HangupSignal;
+pub use limits::ServerStats;
 pub use router::{HandlerRef, Router, RouterError};
 pub use server::{Server, ShutdownReport};
 pub use status::{CallStatus, StatusReporting};

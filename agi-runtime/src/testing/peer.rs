@@ -83,8 +83,8 @@ impl ScriptedPeer {
     /// Runs `router` in memory for one call and sends the environment block of `spec`.
     pub async fn in_memory(router: crate::Router<()>, spec: &CallSpec) -> io::Result<ScriptedPeer> {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        let app = crate::session::app(router, Default::default());
-        tokio::spawn(async move { crate::session::run(Box::new(theirs), None, &app, true).await });
+        let app = crate::session::App::new(router, Default::default(), None, Default::default());
+        tokio::spawn(async move { crate::session::run_in_memory(Box::new(theirs), &app).await });
         let mut peer = ScriptedPeer::silent(ours);
         peer.send_env(spec).await?;
         Ok(peer)

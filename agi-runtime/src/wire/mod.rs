@@ -1,8 +1,8 @@
 //! The AGI wire format, as pure code: no sockets, no clocks.
 //!
-//! * [`env`]: the `agi_*` block that opens a session;
-//! * [`reply`]: the lines Asterisk answers with, and the asynchronous `HANGUP`;
-//! * [`encode`]: commands, quoted so that no argument can change the command.
+//! * `env`: the `agi_*` block that opens a session;
+//! * `reply`: the lines Asterisk answers with, and the asynchronous `HANGUP`;
+//! * `encode`: commands, quoted so that no argument can change the command.
 
 pub(crate) mod encode;
 pub(crate) mod env;
