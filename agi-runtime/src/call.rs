@@ -546,7 +546,7 @@ impl Call {
 
     fn protocol_error(&mut self, message: String) -> AgiError {
         observe::protocol_error(false);
-        tracing::warn!(%message, "protocol error");
+        tracing::warn!(detail = %message, "protocol error");
         self.in_flight = false;
         self.health = Health::Broken("Asterisk sent something that is not AGI");
         AgiError::Protocol(message)

@@ -1,0 +1,281 @@
+//! Helpers shared by the hardening tests: a running server, a raw TCP peer that can
+//! misbehave in every way, and a capture of the log.
+
+#![allow(dead_code, unreachable_pub)] // each test file uses its own subset
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agi_runtime::testing::{CallSpec, ScriptedPeer};
+use agi_runtime::{Router, Server, ServerStats, ShutdownReport, handler_fn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+
+/// How long any single wait in these tests may take before the test fails (generous:
+/// the machine may be busy with other builds).
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub stats: ServerStats,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<ShutdownReport>>,
+}
+
+impl Running {
+    /// Asks for a graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        self.begin_shutdown();
+        tokio::time::timeout(PATIENCE, self.task).await.expect("shutdown in time").unwrap().unwrap()
+    }
+
+    /// Waits until the server holds no connection: every resource of every session has
+    /// been released.
+    pub async fn idle(&self) {
+        if tokio::time::timeout(PATIENCE, self.stats.idle()).await.is_err() {
+            panic!(
+                "the server still holds {} connections ({} handshakes, {} calls, {} refusals)",
+                self.stats.connections(),
+                self.stats.handshakes(),
+                self.stats.calls(),
+                self.stats.refusing()
+            );
+        }
+        assert_eq!((self.stats.handshakes(), self.stats.calls(), self.stats.refusing()), (0, 0, 0));
+    }
+}
+
+/// Starts `server` serving `router` on its own task.
+pub fn serve(server: Server, router: Router) -> Running {
+    let addr = server.local_addr().unwrap();
+    let stats = server.stats();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve_with_shutdown(router, async move {
+        let _ = stopped.await;
+    }));
+    Running { addr, stats, stop: Some(stop), task }
+}
+
+pub async fn start(router: Router, configure: impl FnOnce(Server) -> Server) -> Running {
+    serve(configure(Server::bind("127.0.0.1:0").await.unwrap()), router)
+}
+
+/// A route every test server has: `/normal` answers, reads `X`, and returns. Calls to it
+/// prove that a misbehaving peer left the others alone.
+pub fn with_normal_route(router: Router) -> Router {
+    router
+        .route(
+            "/normal",
+            handler_fn(|call| {
+                Box::pin(async move {
+                    call.answer().await?;
+                    let x = call.get_variable("X").await?;
+                    assert_eq!(x.as_deref(), Some("x"));
+                    Ok::<(), agi_runtime::AgiError>(())
+                })
+            }),
+        )
+        .unwrap()
+}
+
+/// Runs one call to `/normal` to its end and checks it succeeded.
+pub async fn normal_call(addr: SocketAddr) {
+    let mut peer = ScriptedPeer::connect(addr, &CallSpec::new("/normal")).await.unwrap();
+    peer.exchange("ANSWER", "200 result=0").await.unwrap();
+    peer.exchange("GET VARIABLE X", "200 result=1 (x)").await.unwrap();
+    let end = peer.finish().await.unwrap();
+    assert_eq!(end.variable("FASTAGI_STATUS"), Some("SUCCESS"));
+}
+
+/// A TCP peer with no manners: it can send any bytes, stop anywhere, close or reset.
+pub struct Raw {
+    stream: Option<TcpStream>,
+    buffer: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw { stream: Some(stream), buffer: Vec::new() }
+    }
+
+    fn stream(&mut self) -> &mut TcpStream {
+        self.stream.as_mut().expect("the connection is still open")
+    }
+
+    /// Sends bytes; errors are returned, not unwrapped (the server may have closed).
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream().write_all(bytes).await
+    }
+
+    /// Sends each byte as its own write, yielding in between.
+    pub async fn send_bytewise(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        for byte in bytes {
+            self.send(std::slice::from_ref(byte)).await?;
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    pub async fn send_env(&mut self, spec: &CallSpec) {
+        self.send(spec.env_block().as_bytes()).await.unwrap();
+    }
+
+    /// The next line from the server (without LF), or `None` at its close.
+    pub async fn line(&mut self) -> Option<String> {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Some(lf) = self.buffer.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = self.buffer.drain(..=lf).collect();
+                    return Some(String::from_utf8_lossy(&line[..lf]).into_owned());
+                }
+                let mut chunk = [0u8; 4096];
+                match self.stream().read(&mut chunk).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => self.buffer.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await
+        .expect("the server said something or closed in time")
+    }
+
+    /// Expects exactly `command` as the next line.
+    pub async fn expect(&mut self, command: &str) {
+        assert_eq!(self.line().await.as_deref(), Some(command));
+    }
+
+    /// Reads until the server closes (or resets) the connection.
+    pub async fn expect_close(&mut self) {
+        while let Some(line) = self.line().await {
+            assert!(line.starts_with("SET VARIABLE FASTAGI_"), "unexpected line before the close: {line:?}");
+        }
+    }
+
+    /// Closes our sending side: the server reads end of stream.
+    pub async fn eof(&mut self) {
+        let _ = self.stream().shutdown().await;
+    }
+
+    /// Resets the connection (RST): `SO_LINGER` 0, then close.
+    pub fn reset(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            stream.set_zero_linger().unwrap();
+            drop(stream);
+        }
+    }
+}
+
+/// Everything logged while a [`Logs`] guard is alive on this thread (use with the
+/// current-thread runtime, where every task of the test runs on this thread).
+#[derive(Clone, Default)]
+pub struct Logs {
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Logs {
+    /// Starts capturing everything at `debug` level and above on this thread.
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::registry().with(Capture(logs.clone()));
+        let guard = tracing::subscriber::set_default(subscriber);
+        (logs, guard)
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// Lines containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.lines().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Lines at `WARN` or `ERROR`.
+    pub fn problems(&self) -> Vec<String> {
+        self.lines().into_iter().filter(|l| l.starts_with("WARN") || l.starts_with("ERROR")).collect()
+    }
+
+    /// Asserts that `needle` was logged exactly once.
+    pub fn once(&self, needle: &str) {
+        let count = self.count(needle);
+        assert_eq!(count, 1, "expected one log line with {needle:?}, got {count}:\n{}", self.lines().join("\n"));
+    }
+
+    pub fn clear(&self) {
+        self.lines.lock().unwrap().clear();
+    }
+}
+
+/// A layer that renders each event as `LEVEL message field=value…` and each closed
+/// `agi_call` span as `SPAN agi_call field=value…`.
+struct Capture(Logs);
+
+#[derive(Default)]
+struct Fields(String);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value:?}");
+        } else {
+            let _ = write!(self.0, " {}={value:?}", field.name());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            let _ = write!(self.0, " {value}");
+        } else {
+            let _ = write!(self.0, " {}={value}", field.name());
+        }
+    }
+}
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(fields) = span.extensions_mut().get_mut::<Fields>()
+        {
+            values.record(fields);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.0.lines.lock().unwrap().push(format!("{}{}", event.metadata().level(), fields.0));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id)
+            && span.name() == "agi_call"
+        {
+            let fields = span.extensions().get::<Fields>().map(|f| f.0.clone()).unwrap_or_default();
+            self.0.lines.lock().unwrap().push(format!("SPAN agi_call{fields}"));
+        }
+    }
+}
