@@ -9,9 +9,11 @@
 //!
 //! * [`CallSpec`]: the environment of a simulated call, with Asterisk 22's defaults;
 //! * [`ScriptedPeer`]: a byte-exact scripted Asterisk, over TCP or in memory;
-//! * [`asterisk_words`]: Asterisk's own word splitting, to check what a command means.
+//! * [`asterisk_words`]: Asterisk's own word splitting, to check what a command means;
+//! * [`fuzz`]: the wire format's entry points, for property tests and fuzzers.
 
 mod call_spec;
+pub mod fuzz;
 mod peer;
 mod transcript;
 
