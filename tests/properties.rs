@@ -1,6 +1,5 @@
-//! Property tests of everything that reads peer input or writes commands, on stable
-//! Rust. The same entry points are fuzzed by the cargo-fuzz targets in `fuzz/` (those
-//! need a nightly toolchain; see `fuzz/README.md`).
+//! Property tests of everything that reads peer input or writes commands. The same
+//! entry points are fuzzed by the cargo-fuzz targets in `fuzz/` (see `fuzz/README.md`).
 
 use std::time::Duration;
 
