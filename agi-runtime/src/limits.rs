@@ -15,7 +15,7 @@
 //! (or closed) at once, because a caller waiting on a queued call hears silence.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -119,6 +119,7 @@ struct Counts {
     calls: AtomicUsize,
     refusing: AtomicUsize,
     released: Notify,
+    accepting: AtomicBool,
 }
 
 /// Which count a [`Held`] guard holds.
@@ -149,6 +150,17 @@ impl ServerStats {
     /// Calls being told why they were refused.
     pub fn refusing(&self) -> usize {
         self.shared.refusing.load(Ordering::Acquire)
+    }
+
+    /// Whether the server is accepting connections: `false` before it serves and from
+    /// the moment a graceful shutdown has closed its listener (while calls in flight
+    /// may still be finishing). A health check can report a draining server with it.
+    pub fn is_accepting(&self) -> bool {
+        self.shared.accepting.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_accepting(&self, accepting: bool) {
+        self.shared.accepting.store(accepting, Ordering::Release);
     }
 
     /// Completes once the server holds no connection (at once if it holds none now).

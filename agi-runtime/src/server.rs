@@ -244,6 +244,7 @@ impl Server {
             accept_errors: Throttle::default(),
         };
         tracing::info!(addr = ?listener.local_addr().ok(), max_calls, "FastAGI server listening");
+        app.stats.set_accepting(true);
 
         tokio::pin!(signal);
         let mut backoff = Duration::ZERO;
@@ -276,6 +277,7 @@ impl Server {
         // it: take them too, so that a restart refuses no call.
         acceptor.drain_backlog(&listener);
         drop(listener);
+        app.stats.set_accepting(false);
         acceptor.flush_logs();
         tracker.close();
         let in_flight = tracker.len();

@@ -109,9 +109,13 @@ pub struct Raw {
 
 impl Raw {
     pub async fn connect(addr: SocketAddr) -> Raw {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        Raw { stream: Some(stream), buffer: Vec::new() }
+        Raw::try_connect(addr).await.unwrap()
+    }
+
+    pub async fn try_connect(addr: SocketAddr) -> std::io::Result<Raw> {
+        let stream = tokio::time::timeout(PATIENCE, TcpStream::connect(addr)).await??;
+        stream.set_nodelay(true)?;
+        Ok(Raw { stream: Some(stream), buffer: Vec::new() })
     }
 
     fn stream(&mut self) -> &mut TcpStream {
