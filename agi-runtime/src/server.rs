@@ -5,7 +5,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -275,8 +274,7 @@ impl Server {
 
         // Connections the kernel completed before the listener closes would be reset with
         // it: take them too, so that a restart refuses no call.
-        acceptor.drain_backlog(&listener);
-        drop(listener);
+        acceptor.drain_backlog(listener);
         app.stats.set_accepting(false);
         acceptor.flush_logs();
         tracker.close();
@@ -337,11 +335,32 @@ impl Acceptor {
         });
     }
 
-    /// Admits every connection already waiting in the listener's queue, without waiting.
-    fn drain_backlog(&mut self, listener: &TcpListener) {
-        let mut cx = Context::from_waker(Waker::noop());
-        while let Poll::Ready(Ok((stream, peer))) = listener.poll_accept(&mut cx) {
-            self.admit(stream, peer);
+    /// Admits every connection already waiting in the listener's queue, then closes it.
+    ///
+    /// The queue is read with plain non-blocking `accept` calls until the kernel says it
+    /// is empty: Tokio's readiness may not have caught up with connections that arrived
+    /// since the reactor last ran, and any connection left in the queue would be reset
+    /// when the listener closes.
+    fn drain_backlog(&mut self, listener: TcpListener) {
+        let listener = match listener.into_std() {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "could not take the queued connections before closing the listener");
+                return;
+            }
+        };
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let stream = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
+                    match stream {
+                        Ok(stream) => self.admit(stream, peer),
+                        Err(error) => tracing::warn!(%error, %peer, "could not take a queued connection"),
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
         }
     }
 

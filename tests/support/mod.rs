@@ -5,11 +5,12 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agi_runtime::testing::{CallSpec, ScriptedPeer};
-use agi_runtime::{Router, Server, ServerStats, ShutdownReport, handler_fn};
+use agi_runtime::{AgiError, Router, Server, ServerStats, ShutdownReport, handler_fn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -182,6 +183,177 @@ impl Raw {
             stream.set_zero_linger().unwrap();
             drop(stream);
         }
+    }
+}
+
+/// `/work` names the server that ran it, then waits for the caller's reply to a
+/// `NOOP`: the caller decides how long the call lasts.
+pub fn named_router(name: &'static str) -> Router {
+    Router::new()
+        .route(
+            "/work",
+            handler_fn(move |call| {
+                Box::pin(async move {
+                    call.set_variable("SERVER", name).await?;
+                    call.noop().await?;
+                    Ok::<(), AgiError>(())
+                })
+            }),
+        )
+        .unwrap()
+}
+
+/// A caller of `/work`: returns the server that ran the call, or what went wrong.
+pub struct Caller {
+    raw: Raw,
+    pub server: String,
+}
+
+impl Caller {
+    /// Connects and reads the server's name; the call then waits in its `NOOP`.
+    pub async fn start(addr: SocketAddr) -> Result<Caller, String> {
+        let mut raw = Raw::try_connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+        raw.send(CallSpec::new("/work").env_block().as_bytes()).await.map_err(|e| format!("env: {e}"))?;
+        let line = raw.line().await.ok_or("closed before the first command")?;
+        let server = line.strip_prefix("SET VARIABLE SERVER ").ok_or(format!("unexpected {line:?}"))?.to_owned();
+        raw.send(b"200 result=1\n").await.map_err(|e| format!("reply: {e}"))?;
+        match raw.line().await.as_deref() {
+            Some("NOOP") => Ok(Caller { raw, server }),
+            other => Err(format!("expected NOOP, got {other:?}")),
+        }
+    }
+
+    /// Answers the `NOOP` and plays the end of the session.
+    pub async fn finish(mut self) -> Result<String, String> {
+        self.raw.send(b"200 result=0\n").await.map_err(|e| format!("reply: {e}"))?;
+        match self.raw.line().await.as_deref() {
+            Some("SET VARIABLE FASTAGI_STATUS SUCCESS") => {}
+            other => return Err(format!("expected the status, got {other:?}")),
+        }
+        self.raw.send(b"200 result=1\n").await.map_err(|e| format!("reply: {e}"))?;
+        if let Some(line) = self.raw.line().await {
+            return Err(format!("expected the close, got {line:?}"));
+        }
+        let _ = self.raw.send(b"HANGUP\n").await;
+        self.raw.eof().await;
+        Ok(self.server)
+    }
+}
+
+/// Calls in a loop until `stop`, counting who served them and every failure.
+#[derive(Default)]
+pub struct Tally {
+    /// Calls served, by server name.
+    pub served: Mutex<std::collections::BTreeMap<String, usize>>,
+    /// Calls started after `closed` was set and served by the server named `closing`.
+    pub late: AtomicUsize,
+    pub failures: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    pub fn served_by(&self, name: &str) -> usize {
+        self.served.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+
+    pub fn failures(&self) -> Vec<String> {
+        self.failures.lock().unwrap().clone()
+    }
+}
+
+/// Calls `/work` at `addr` in a loop until `stop`. `closing` names a server that is
+/// being stopped: once `closed` is set, every call it still serves is counted as late.
+pub async fn caller_loop(
+    addr: SocketAddr,
+    closing: &'static str,
+    stop: Arc<AtomicBool>,
+    closed: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let started_after_close = closed.load(Ordering::SeqCst);
+        let result = match Caller::start(addr).await {
+            Ok(caller) => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                caller.finish().await
+            }
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(server) => {
+                if started_after_close && server == closing {
+                    tally.late.fetch_add(1, Ordering::SeqCst);
+                }
+                *tally.served.lock().unwrap().entry(server).or_default() += 1;
+            }
+            Err(error) => tally.failures.lock().unwrap().push(error),
+        }
+    }
+}
+/// Stops the server named `old` under a steady stream of calls to `addr` while the one
+/// named `new` (started by `start_new`, at once or already running) takes over, and
+/// checks that no call failed, that calls started after the old listener closed all
+/// went to the new server, and that a call in flight on the old one across the whole
+/// handover completed. Returns the new server, still running.
+pub async fn handover<F>(addr: SocketAddr, old: Running, start_new: F) -> Running
+where
+    F: Future<Output = Running>,
+{
+    let mut old = old;
+    // A call in flight on the old server across the whole handover.
+    let mut in_flight = Caller::start(addr).await.unwrap();
+    while in_flight.server != "old" {
+        in_flight.finish().await.unwrap();
+        in_flight = Caller::start(addr).await.unwrap();
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let old_closed = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let callers: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(caller_loop(addr, "old", stop.clone(), old_closed.clone(), tally.clone())))
+        .collect();
+    poll_until("the old server never served a call", || tally.served_by("old") > 0).await;
+
+    let new = start_new.await;
+    poll_until("the new server never got a call", || tally.served_by("new") > 0).await;
+
+    // The old one stops accepting and drains. Its listener closes within one turn of
+    // its accept loop; the flag is polled because nothing else can tell.
+    old.begin_shutdown();
+    poll_until("the old server kept accepting", || !old.stats.is_accepting()).await;
+    old_closed.store(true, Ordering::SeqCst);
+    let served_by_new = tally.served_by("new");
+    poll_until("the new server stopped taking calls", || tally.served_by("new") >= served_by_new + 50).await;
+
+    // The call in flight on the old server completes; then the old server is done.
+    assert_eq!(in_flight.finish().await.unwrap(), "old");
+    let report = old.shutdown().await;
+    assert_eq!(report.cut, 0);
+    assert!(report.in_flight >= 1, "{report:?}");
+
+    stop.store(true, Ordering::SeqCst);
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    println!(
+        "served by the old server: {}, by the new one: {}, failures: {:?}",
+        tally.served_by("old"),
+        tally.served_by("new"),
+        tally.failures()
+    );
+    assert_eq!(tally.failures(), Vec::<String>::new(), "calls failed during the handover");
+    assert_eq!(tally.late.load(Ordering::SeqCst), 0, "the old server took calls after it stopped");
+    new.idle().await;
+    new
+}
+
+/// Polls `done` every millisecond until it holds, failing after [`PATIENCE`]: for
+/// conditions that nothing signals.
+pub async fn poll_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
