@@ -56,7 +56,7 @@ impl std::fmt::Debug for Server {
 /// What a graceful shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShutdownReport {
-    /// Calls running when the shutdown began.
+    /// Calls whose handler was running when the shutdown began.
     pub in_flight: usize,
     /// Of those, calls cut at the end of the grace period.
     pub cut: usize,
@@ -278,7 +278,9 @@ impl Server {
         app.stats.set_accepting(false);
         acceptor.flush_logs();
         tracker.close();
-        let in_flight = tracker.len();
+        // Calls, not connections: a connection still sending its environment (a health
+        // check, a port scan) is not a call in flight.
+        let in_flight = app.stats.calls();
         tracing::info!(in_flight, grace = ?shutdown_grace, "shutting down: no longer accepting calls");
         if tokio::time::timeout(shutdown_grace, tracker.wait()).await.is_err() {
             app.cut.cancel();
