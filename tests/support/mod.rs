@@ -1,4 +1,4 @@
-//! Helpers shared by the hardening tests: a running server, a raw TCP peer that can
+//! What the hardening tests share: a running server, a raw TCP peer that can
 //! misbehave in every way, and a capture of the log.
 
 #![allow(dead_code, unreachable_pub)] // each test file uses its own subset
