@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::connection::{Connection, ReadLine};
 use crate::error::{AgiError, AgiResult};
 use crate::hangup::HangupSignal;
+use crate::observe::{self, Deadline};
 use crate::router::RouteInfo;
 use crate::wire::encode::{encode_command, encode_raw};
 use crate::wire::lines::LineSpan;
@@ -46,6 +47,10 @@ enum Health {
     Disconnected,
     Broken(&'static str),
 }
+
+/// Most lines that are not a reply (`HANGUP`, `100 Trying`) accepted in a row; Asterisk
+/// sends at most three.
+const MAX_LINES_BEFORE_REPLY: usize = 16;
 
 /// What a reply line asks the reader to do, detached from the buffer it was read from.
 enum Step {
@@ -229,8 +234,12 @@ impl Call {
                     if hangup {
                         self.mark_hung_up();
                     } else if self.health == Health::Ready && !self.in_flight {
-                        tracing::warn!(line = %text, "Asterisk sent a line while no command was running");
-                        self.health = Health::Broken("Asterisk sent a reply to no command");
+                        // Not AGI: the call cannot go on, so stop waiting as for a hangup.
+                        self.protocol_error(format!(
+                            "Asterisk sent `{}` while no command was running",
+                            text.escape_debug()
+                        ));
+                        self.mark_hung_up();
                     }
                 }
                 Ok(ReadLine::TooLong(_)) => {
@@ -285,7 +294,7 @@ impl Call {
     {
         // Unknown commands may or may not work on a dead channel: let Asterisk decide.
         self.prepare(true)?;
-        encode_raw(&mut self.conn.out, words, self.limits.max_command_line)?;
+        encode_raw(&mut self.conn.out, words, self.limits.max_command_line).inspect_err(observe::command_rejected)?;
         let name = first_word(&self.conn.out);
         self.round_trip(&name, true, self.limits.command_timeout).await?;
         self.response(&name)
@@ -323,7 +332,8 @@ impl Call {
         args: &[Arg<'_>],
     ) -> AgiResult<Response<'_>> {
         self.prepare(dead_ok)?;
-        encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)?;
+        encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)
+            .inspect_err(observe::command_rejected)?;
         self.round_trip(keywords, true, self.limits.command_timeout).await?;
         self.response(keywords)
     }
@@ -366,6 +376,7 @@ impl Call {
     /// Asking the socket costs no extra system call over a session: the read that would
     /// otherwise find nothing right after the command is sent happens here instead.
     fn take_unsolicited(&mut self) -> AgiResult<()> {
+        let mut hangups = 0;
         loop {
             loop {
                 match self.conn.buffered_line(self.limits.max_reply_line) {
@@ -374,6 +385,11 @@ impl Call {
                         if line == b"HANGUP" {
                             self.conn.consume(span);
                             self.mark_hung_up();
+                            // This loop does not yield: a peer streaming `HANGUP` must not keep it spinning.
+                            hangups += 1;
+                            if hangups > MAX_LINES_BEFORE_REPLY {
+                                return Err(self.protocol_error(format!("{hangups} `HANGUP` lines in a row")));
+                            }
                         } else {
                             let text = lossy(line).into_owned();
                             self.conn.consume(span);
@@ -403,17 +419,24 @@ impl Call {
         if send && tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(command = %lossy(strip_lf(&self.conn.out)), "send");
         }
-        let Some(timeout) = timeout else {
-            return self.exchange(command, send).await;
+        let started = observe::command_started();
+        let result = match timeout {
+            None => self.exchange(command, send).await,
+            Some(timeout) => match tokio::time::timeout(timeout, self.exchange(command, send)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    observe::timeout(Deadline::Command);
+                    self.in_flight = false;
+                    self.health = Health::Broken("a command timed out; its reply may still arrive");
+                    Err(AgiError::Timeout { command: command.to_owned(), timeout })
+                }
+            },
         };
-        match tokio::time::timeout(timeout, self.exchange(command, send)).await {
-            Ok(result) => result,
-            Err(_) => {
-                self.in_flight = false;
-                self.health = Health::Broken("a command timed out; its reply may still arrive");
-                Err(AgiError::Timeout { command: command.to_owned(), timeout })
-            }
+        // Only a reply from Asterisk measures the command; a lost connection does not.
+        if self.health == Health::Ready {
+            observe::command_finished(command, started);
         }
+        result
     }
 
     async fn exchange(&mut self, command: &str, send: bool) -> AgiResult<()> {
@@ -421,9 +444,19 @@ impl Call {
         if send && let Err(e) = self.conn.send_out().await {
             return Err(self.io_failed(e));
         }
+        let mut skipped = 0;
         loop {
             let span = self.next_line().await?;
             let step = self.step(span, command);
+            if matches!(step, Step::Hangup | Step::Skip) {
+                // Asterisk sends at most two `HANGUP` lines and one `100`: more is a
+                // peer keeping the command from ever ending.
+                skipped += 1;
+                if skipped > MAX_LINES_BEFORE_REPLY {
+                    self.conn.consume(span);
+                    return Err(self.protocol_error(format!("`{command}` got {skipped} lines that are not its reply")));
+                }
+            }
             match step {
                 Step::Final => {
                     self.in_flight = false;
@@ -538,6 +571,7 @@ impl Call {
 
     fn mark_hung_up(&mut self) {
         if !self.hung_up {
+            observe::hangup();
             tracing::debug!("channel hung up");
             self.hung_up = true;
             self.signal.fire();
@@ -565,7 +599,8 @@ impl Call {
     }
 
     fn protocol_error(&mut self, message: String) -> AgiError {
-        tracing::warn!(%message, "protocol error");
+        observe::protocol_error(false);
+        tracing::warn!(detail = %message, "protocol error");
         self.in_flight = false;
         self.health = Health::Broken("Asterisk sent something that is not AGI");
         AgiError::Protocol(message)

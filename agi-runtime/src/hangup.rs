@@ -41,16 +41,7 @@ impl HangupSignal {
 
     /// Completes once the hangup has been observed (at once if it already was).
     pub async fn wait(&self) {
-        loop {
-            let notified = self.shared.notify.notified();
-            tokio::pin!(notified);
-            // Register before checking, so a `fire` in between is not missed.
-            notified.as_mut().enable();
-            if self.is_hung_up() {
-                return;
-            }
-            notified.await;
-        }
+        wait_until(&self.shared.notify, || self.is_hung_up()).await;
     }
 
     /// Marks the call hung up and wakes every waiter; later calls do nothing.
@@ -58,6 +49,20 @@ impl HangupSignal {
         if !self.shared.hung_up.swap(true, Ordering::AcqRel) {
             self.shared.notify.notify_waiters();
         }
+    }
+}
+
+/// Completes once `ready()` holds, re-checking each time `notify` wakes its waiters.
+pub(crate) async fn wait_until(notify: &Notify, ready: impl Fn() -> bool) {
+    loop {
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        // Register before checking, so a wake-up in between is not missed.
+        notified.as_mut().enable();
+        if ready() {
+            return;
+        }
+        notified.await;
     }
 }
 

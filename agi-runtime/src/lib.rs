@@ -45,6 +45,7 @@ pub use agi_macros::routes;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+mod admission;
 mod call;
 pub mod commands;
 mod connection;
@@ -52,6 +53,10 @@ mod error;
 mod extract;
 mod handler;
 mod hangup;
+mod limits;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 mod recording;
 mod router;
 mod server;
@@ -63,6 +68,7 @@ pub mod wire;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use admission::{Admission, AdmissionPolicy, AdmitFn, Both, InvalidNetwork, IpAllowlist, admit_fn};
 pub use call::Call;
 pub use commands::{
     AppOutcome, ChannelState, ControlOptions, ControlPlayback, ControlPosition, DataInput, Digit, DigitTimeout,
@@ -75,6 +81,7 @@ pub use error::{AgiError, AgiResult};
 pub use extract::{Args, CallerId, FromCall, FromParam, FromRef, InputSource, PeerAddr, Query, Rejection, State};
 pub use handler::{BoxFuture, Handler, HandlerFn, IntoOutcome, Outcome, handler_fn};
 pub use hangup::HangupSignal;
+pub use limits::ServerStats;
 pub use recording::CallRecording;
 pub use router::{HandlerRef, Router, RouterError};
 pub use server::{Server, ShutdownReport};

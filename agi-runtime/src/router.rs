@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::call::Call;
 use crate::handler::{BoxFuture, Handler, Outcome};
+use crate::limits::RouteLimit;
 
 /// Where a handler was registered, for conflict reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,12 @@ pub enum RouterError {
         existing: String,
         /// Its handler.
         first: HandlerRef,
+    },
+    /// A setting named a route that is not in the table.
+    #[error("no route `{route}` in the table")]
+    UnknownRoute {
+        /// The route as given.
+        route: String,
     },
 }
 
@@ -139,11 +146,13 @@ fn specificity(info: &RouteInfo) -> Vec<u8> {
 pub(crate) struct RouteEntry<S> {
     pub(crate) info: Arc<RouteInfo>,
     pub(crate) handler: Arc<dyn Handler<S>>,
+    /// The route's own concurrency cap, if it has one.
+    pub(crate) limit: Option<RouteLimit>,
 }
 
 impl<S> Clone for RouteEntry<S> {
     fn clone(&self) -> Self {
-        RouteEntry { info: self.info.clone(), handler: self.handler.clone() }
+        RouteEntry { info: self.info.clone(), handler: self.handler.clone(), limit: self.limit.clone() }
     }
 }
 
@@ -216,7 +225,7 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     fn add(mut self, route: &str, handler: HandlerRef, erased: Arc<dyn Handler<S>>) -> Result<Self, RouterError> {
         let info = RouteInfo::parse(route, handler)?;
-        self.insert(RouteEntry { info: Arc::new(info), handler: erased })?;
+        self.insert(RouteEntry { info: Arc::new(info), handler: erased, limit: None })?;
         Ok(self)
     }
 
@@ -250,11 +259,37 @@ impl<S: Send + Sync + 'static> Router<S> {
                 .entries
                 .into_iter()
                 .map(|entry| RouteEntry {
+                    limit: entry.limit,
                     info: entry.info,
                     handler: Arc::new(WithState { inner: entry.handler, state: state.clone() }) as Arc<dyn Handler<S2>>,
                 })
                 .collect(),
         }
+    }
+
+    /// Caps the calls running at once on `route` (the pattern exactly as registered,
+    /// e.g. `"/customer/{id}"`), on top of the server's own limit.
+    ///
+    /// A call past the cap is not queued: it is told `OVERLOADED` at once, with a reason
+    /// naming the route, like a call past [`Server::max_calls`](crate::Server::max_calls).
+    /// Use it to keep a slow route (one waiting on a busy database) from taking every
+    /// call slot of the server. Setting it again replaces the cap.
+    ///
+    /// ```
+    /// use agi_runtime::{handler_fn, Router, RouterError};
+    ///
+    /// let router: Router = Router::new()
+    ///     .route("/report", handler_fn(|call| Box::pin(async move { call.noop().await })))?
+    ///     .max_calls_for("/report", 20)?;
+    /// assert!(matches!(router.max_calls_for("/nope", 1), Err(RouterError::UnknownRoute { .. })));
+    /// # Ok::<(), RouterError>(())
+    /// ```
+    pub fn max_calls_for(mut self, route: &str, max: usize) -> Result<Self, RouterError> {
+        match self.entries.iter_mut().find(|e| &*e.info.pattern == route) {
+            Some(entry) => entry.limit = Some(RouteLimit::new(max)),
+            None => return Err(RouterError::UnknownRoute { route: route.to_owned() }),
+        }
+        Ok(self)
     }
 
     /// The routes in the table, as `(route, handler name)`.

@@ -1,19 +1,22 @@
-//! The FastAGI server: accept loop, call limit, overload policy, graceful shutdown.
+//! The FastAGI server: accept loop, admission, limits, graceful shutdown, restarts.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
+use crate::admission::{Admission, AdmissionPolicy};
+use crate::limits::{Handshake, ServerStats};
+use crate::observe::{self, Refusal};
 use crate::recording::{CallRecording, Recorder};
 use crate::router::Router;
-use crate::session::{self, SessionConfig, SessionEnd};
+use crate::session::{self, App, SessionConfig, SessionEnd};
 use crate::status::StatusReporting;
 use crate::wire::EnvLimits;
 
@@ -33,19 +36,31 @@ use crate::wire::EnvLimits;
 ///     Ok(())
 /// }
 /// ```
-#[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
     config: SessionConfig,
-    max_overload_responders: usize,
     shutdown_grace: Duration,
+    admission: Option<Arc<dyn AdmissionPolicy>>,
+    stats: ServerStats,
     recording: Option<CallRecording>,
+    max_connections: Option<usize>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .field("config", &self.config)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("admission", &self.admission.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a graceful shutdown did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShutdownReport {
-    /// Calls running when the shutdown began.
+    /// Calls whose handler was running when the shutdown began.
     pub in_flight: usize,
     /// Of those, calls cut at the end of the grace period.
     pub cut: usize,
@@ -57,15 +72,49 @@ impl Server {
         Ok(Server::from_listener(TcpListener::bind(addr).await?))
     }
 
-    /// Serves on a listener created elsewhere (socket activation, tests).
+    /// Binds a listener that shares its port with other processes (`SO_REUSEPORT`),
+    /// for restarts without a refused call: start the new version on the same address,
+    /// then shut the old one down gracefully. The kernel spreads new connections over
+    /// every listener on the port; a listener that closes gets none from then on.
+    ///
+    /// Every process sharing the port must bind it this way (and as the same user).
+    /// `docs/DEPLOYMENT.md` walks through a restart, and explains the kernel setting
+    /// (`net.ipv4.tcp_migrate_req`) that hands over connections still queued on the
+    /// old listener when it closes.
+    ///
+    /// ```no_run
+    /// # async fn demo(router: agi_runtime::Router) -> std::io::Result<()> {
+    /// let server = agi_runtime::Server::bind_reuse_port("0.0.0.0:4573".parse().unwrap())?;
+    /// server.serve_with_shutdown(router, async { tokio::signal::ctrl_c().await.ok(); }).await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(unix)]
+    pub fn bind_reuse_port(addr: SocketAddr) -> io::Result<Server> {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        Ok(Server::from_listener(socket.listen(LISTEN_BACKLOG)?))
+    }
+
+    /// Serves on a listener created elsewhere (tests, or a socket configured by hand).
     pub fn from_listener(listener: TcpListener) -> Server {
         Server {
             listener,
             config: SessionConfig::default(),
-            max_overload_responders: 256,
             shutdown_grace: Duration::from_secs(30),
+            admission: None,
+            stats: ServerStats::default(),
             recording: None,
+            max_connections: None,
         }
+    }
+
+    /// Serves on a standard library listener, e.g. one inherited from systemd socket
+    /// activation (see `docs/DEPLOYMENT.md`). Must be called inside a Tokio runtime.
+    pub fn from_std_listener(listener: std::net::TcpListener) -> io::Result<Server> {
+        listener.set_nonblocking(true)?;
+        Ok(Server::from_listener(TcpListener::from_std(listener)?))
     }
 
     /// The bound address (useful after binding port 0).
@@ -73,20 +122,63 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Most calls running at once (default 10,000). At the limit, new calls are not
-    /// queued: they are told `OVERLOADED` at once (see
-    /// [`max_overload_responders`](Server::max_overload_responders)).
+    /// Most handlers running at once (default 10,000). At the limit, a new call is not
+    /// queued: once its environment block has arrived it is told `OVERLOADED` at once
+    /// (see [`max_overload_responders`](Server::max_overload_responders)). Routes can
+    /// have limits of their own ([`Router::max_calls_for`]).
     pub fn max_calls(mut self, max: usize) -> Self {
         self.config.max_calls = max.max(1);
         self
     }
 
-    /// Most over-limit calls being refused at once with the `OVERLOADED` status (default
-    /// 256). Beyond that, connections are closed as soon as they are accepted, which
-    /// Asterisk reports as `AGISTATUS=FAILURE`.
+    /// Most refused calls being told why at once (default 256): `OVERLOADED`,
+    /// `NOT_FOUND` or `DENIED`, each a `SET VARIABLE` or two before the close. Beyond
+    /// that, a refused call is closed without a word, which Asterisk reports as
+    /// `AGISTATUS=FAILURE` (still at once, never queued).
     pub fn max_overload_responders(mut self, max: usize) -> Self {
-        self.max_overload_responders = max;
+        self.config.max_overload_responders = max;
         self
+    }
+
+    /// Most connections still sending their environment block at once (default 1,024).
+    ///
+    /// When they are all taken, a new connection takes the slot of the oldest, which is
+    /// closed: Asterisk sends the whole block as soon as it connects, so the oldest
+    /// connection still silent is the least likely to be a call. Connections that say
+    /// nothing (port scanners, a slowloris attack) therefore never keep real calls out;
+    /// each is also closed after the [`env_timeout`](Server::env_timeout).
+    pub fn max_handshakes(mut self, max: usize) -> Self {
+        self.config.max_handshakes = max.max(1);
+        self
+    }
+
+    /// Most open connections in all (default: `max_calls` + `max_handshakes` +
+    /// `max_overload_responders`, which admission never exceeds). A slot is taken before
+    /// each `accept`, so this bounds the file descriptors a flood can cost; it is a
+    /// safety net behind the phased limits above, which refuse calls at once.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// Writes a transcript file of each call matching `recording` (off by default), so
+    /// that a production call can be replayed as a test. Files are written after each
+    /// call ends, by a task of their own; calls that are not recorded are not slowed.
+    pub fn record_calls(mut self, recording: CallRecording) -> Self {
+        self.recording = Some(recording);
+        self
+    }
+
+    /// Decides which peers may connect and which calls may run (default: everyone).
+    /// See [`AdmissionPolicy`] and [`IpAllowlist`](crate::IpAllowlist).
+    pub fn admission(mut self, policy: impl AdmissionPolicy) -> Self {
+        self.admission = Some(Arc::new(policy));
+        self
+    }
+
+    /// Live counts of this server's connections and calls, readable while it serves.
+    pub fn stats(&self) -> ServerStats {
+        self.stats.clone()
     }
 
     /// How long a new connection may take to send its environment block (default 5 s).
@@ -140,14 +232,6 @@ impl Server {
         self
     }
 
-    /// Writes a transcript file of each call matching `recording` (off by default), so
-    /// that a production call can be replayed as a test. Files are written after each
-    /// call ends, by a task of their own; calls that are not recorded are not slowed.
-    pub fn record_calls(mut self, recording: CallRecording) -> Self {
-        self.recording = Some(recording);
-        self
-    }
-
     /// Serves calls until the process ends.
     pub async fn serve(self, router: Router<()>) -> io::Result<()> {
         self.serve_with_shutdown(router, std::future::pending()).await.map(drop)
@@ -168,71 +252,81 @@ impl Server {
     where
         F: Future<Output = ()> + Send,
     {
-        let Server { listener, config, max_overload_responders, shutdown_grace, recording } = self;
-        let recorder = recording.map(Recorder::start).map(Arc::new);
+        let Server { listener, config, shutdown_grace, admission, stats, recording, max_connections } = self;
         let max_calls = config.max_calls;
-        let app = session::app(router, config);
-        let calls = Arc::new(Semaphore::new(max_calls));
-        let responders = Arc::new(Semaphore::new(max_overload_responders));
+        let max_connections = max_connections
+            .unwrap_or(config.max_calls + config.max_handshakes + config.max_overload_responders)
+            .min(Semaphore::MAX_PERMITS);
+        let connections = Arc::new(Semaphore::new(max_connections));
+        let recorder = recording.map(Recorder::start).map(Arc::new);
+        let app = App::new(router, config, admission, stats);
         let tracker = TaskTracker::new();
         let cut = Arc::new(AtomicUsize::new(0));
+        let mut acceptor = Acceptor {
+            app: app.clone(),
+            tracker: tracker.clone(),
+            cut: cut.clone(),
+            denied_peers: Throttle::default(),
+            evictions: Throttle::default(),
+            accept_errors: Throttle::default(),
+            recorder: recorder.clone(),
+        };
         tracing::info!(addr = ?listener.local_addr().ok(), max_calls, "FastAGI server listening");
+        app.stats.set_accepting(true);
 
         tokio::pin!(signal);
         let mut backoff = Duration::ZERO;
         loop {
-            // The permit is taken before accepting, so the limit holds at every instant.
-            let permit = calls.clone().try_acquire_owned().ok();
+            // No permit is taken before accepting (unlike servers whose clients can wait):
+            // a connection left in the kernel's queue is a caller hearing silence, so every
+            // connection is accepted and then admitted or refused at once.
+            // ... but a connection slot is: the last bound on descriptors, reached only
+            // when every phase is full.
+            let permit = tokio::select! {
+                biased;
+                () = &mut signal => break,
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
             let accepted = tokio::select! {
                 biased;
                 () = &mut signal => break,
                 accepted = listener.accept() => accepted,
             };
-            let (stream, peer) = match accepted {
-                Ok(pair) => {
+            match accepted {
+                Ok((stream, peer)) => {
                     backoff = Duration::ZERO;
-                    pair
+                    acceptor.admit(stream, peer, Some(permit));
                 }
                 Err(error) => {
                     // Usually EMFILE: back off instead of spinning on the error.
                     backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
-                    tracing::warn!(%error, ?backoff, "accept failed");
-                    tokio::time::sleep(backoff).await;
-                    continue;
-                }
-            };
-            // Over the limit, a call is told OVERLOADED at once by a responder of its own,
-            // never queued; with the responders busy too, it is closed right away.
-            let (permit, admitted) = match permit {
-                Some(permit) => (permit, true),
-                None => match responders.clone().try_acquire_owned() {
-                    Ok(permit) => (permit, false),
-                    Err(_) => {
-                        tracing::warn!(%peer, "over the call limit with every overload responder busy; connection closed");
-                        continue;
+                    if let Some(count) = acceptor.accept_errors.hit() {
+                        tracing::warn!(%error, ?backoff, count, "accept failed (raise the open-files limit?)");
                     }
-                },
-            };
-            let app = app.clone();
-            let cut = cut.clone();
-            let recorder = recorder.clone();
-            tracker.spawn(async move {
-                let end = serve_tcp(stream, peer, &app, admitted, recorder.as_deref()).await;
-                drop(permit);
-                if end == SessionEnd::Cut {
-                    cut.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(backoff).await;
                 }
-            });
+            }
         }
 
-        drop(listener);
+        // Connections the kernel completed before the listener closes would be reset with
+        // it: take them too, so that a restart refuses no call.
+        acceptor.drain_backlog(listener);
+        app.stats.set_accepting(false);
+        acceptor.flush_logs();
         tracker.close();
-        let in_flight = tracker.len();
+        // Calls, not connections: a connection still sending its environment (a health
+        // check, a port scan) is not a call in flight.
+        let in_flight = app.stats.calls();
         tracing::info!(in_flight, grace = ?shutdown_grace, "shutting down: no longer accepting calls");
         if tokio::time::timeout(shutdown_grace, tracker.wait()).await.is_err() {
             app.cut.cancel();
             tracker.wait().await;
         }
+        // Every session is over: the last references to the recorder are these two.
+        drop(acceptor);
         if let Some(recorder) = recorder.and_then(Arc::into_inner) {
             recorder.finish().await;
         }
@@ -242,17 +336,157 @@ impl Server {
     }
 }
 
+/// The backlog asked of the kernel for listeners this crate creates (capped by
+/// `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// The accept loop's side of admission: peer checks, handshake slots, spawning.
+struct Acceptor {
+    app: Arc<App>,
+    tracker: TaskTracker,
+    cut: Arc<AtomicUsize>,
+    denied_peers: Throttle,
+    evictions: Throttle,
+    accept_errors: Throttle,
+    recorder: Option<Arc<Recorder>>,
+}
+
+impl Acceptor {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, connection: Option<OwnedSemaphorePermit>) {
+        if let Some(policy) = &self.app.admission
+            && let Admission::Deny(reason) = policy.check_peer(peer)
+        {
+            observe::refused("", Refusal::PeerDenied);
+            if let Some(count) = self.denied_peers.hit() {
+                tracing::info!(%peer, %reason, count, "connection refused by the admission policy");
+            }
+            return;
+        }
+        let (handshake, evicted) = self.app.handshakes.enter();
+        if evicted {
+            observe::refused("", Refusal::HandshakeLimit);
+            if let Some(count) = self.evictions.hit() {
+                tracing::warn!(
+                    max = self.app.config.max_handshakes,
+                    count,
+                    "too many connections without an environment block; closing the oldest"
+                );
+            }
+        }
+        let app = self.app.clone();
+        let cut = self.cut.clone();
+        let recorder = self.recorder.clone();
+        self.tracker.spawn(async move {
+            if serve_tcp(stream, peer, &app, handshake, recorder.as_deref()).await == SessionEnd::Cut {
+                cut.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(connection);
+        });
+    }
+
+    /// Admits every connection already waiting in the listener's queue, then closes it.
+    ///
+    /// The queue is read with plain non-blocking `accept` calls until the kernel says it
+    /// is empty: Tokio's readiness may not have caught up with connections that arrived
+    /// since the reactor last ran, and any connection left in the queue would be reset
+    /// when the listener closes.
+    fn drain_backlog(&mut self, listener: TcpListener) {
+        let listener = match listener.into_std() {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "could not take the queued connections before closing the listener");
+                return;
+            }
+        };
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    let stream = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
+                    match stream {
+                        // Bounded by the listener's queue: taken without a connection slot.
+                        Ok(stream) => self.admit(stream, peer, None),
+                        Err(error) => tracing::warn!(%error, %peer, "could not take a queued connection"),
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Logs what the throttles held back, so a burst's count is never lost.
+    fn flush_logs(&mut self) {
+        for (throttle, what) in [
+            (&mut self.denied_peers, "connections refused by the admission policy"),
+            (&mut self.evictions, "connections closed at the handshake limit"),
+            (&mut self.accept_errors, "accept errors"),
+        ] {
+            if let Some(count) = throttle.flush() {
+                tracing::info!(count, "{what} since the last report");
+            }
+        }
+    }
+}
+
+/// Logs the first of a run of events, then at most one summary per interval: a flood
+/// of bad connections must not become a flood of log lines.
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    /// Events since the last line logged.
+    held: u64,
+}
+
+impl Throttle {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    /// Counts one event; `Some(count)` when a line should be logged now, with the number
+    /// of events it stands for.
+    fn hit(&mut self) -> Option<u64> {
+        self.held += 1;
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < Self::INTERVAL => None,
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Option<u64> {
+        (self.held > 0).then(|| std::mem::take(&mut self.held))
+    }
+}
+
 async fn serve_tcp(
     stream: TcpStream,
     peer: SocketAddr,
-    app: &session::App,
-    admitted: bool,
+    app: &App,
+    handshake: Handshake,
     recorder: Option<&Recorder>,
 ) -> SessionEnd {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);
     match recorder {
-        Some(recorder) => session::run(Box::new(recorder.wrap(stream)), Some(peer), app, admitted).await,
-        None => session::run(Box::new(stream), Some(peer), app, admitted).await,
+        Some(recorder) => session::run(Box::new(recorder.wrap(stream)), Some(peer), app, handshake).await,
+        None => session::run(Box::new(stream), Some(peer), app, handshake).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_logs_the_first_event_then_summaries() {
+        let mut throttle = Throttle::default();
+        assert_eq!(throttle.hit(), Some(1));
+        assert_eq!(throttle.hit(), None);
+        assert_eq!(throttle.hit(), None);
+        assert_eq!(throttle.flush(), Some(2));
+        assert_eq!(throttle.flush(), None);
+        throttle.last = Some(Instant::now() - Throttle::INTERVAL);
+        assert_eq!(throttle.hit(), Some(1));
     }
 }

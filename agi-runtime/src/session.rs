@@ -1,16 +1,21 @@
-//! The life of one connection: environment, routing, the handler, the status report.
+//! The life of one connection: environment, admission, routing, the handler, the
+//! status report.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
 use crate::connection::{Connection, ReadLine, Transport};
 use crate::handler::{CatchUnwind, Outcome};
-use crate::router::RouteTable;
+use crate::limits::{Handshake, Handshakes, Phase, ServerStats};
+use crate::observe::{self, Deadline, Refusal};
+use crate::router::{Matched, RouteTable};
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
 use crate::wire::env::EnvBuilder;
 use crate::wire::{AgiEnv, EnvError, EnvLimits};
@@ -25,8 +30,12 @@ pub(crate) struct SessionConfig {
     pub(crate) report_timeout: Duration,
     pub(crate) close_linger: Duration,
     pub(crate) hangup_grace: Option<Duration>,
-    /// The call limit, quoted in the `OVERLOADED` reason.
+    /// Handlers running at once.
     pub(crate) max_calls: usize,
+    /// Refusals being reported at once.
+    pub(crate) max_overload_responders: usize,
+    /// Connections still sending their environment block.
+    pub(crate) max_handshakes: usize,
 }
 
 impl Default for SessionConfig {
@@ -40,6 +49,8 @@ impl Default for SessionConfig {
             close_linger: Duration::from_secs(2),
             hangup_grace: Some(Duration::from_secs(60)),
             max_calls: 10_000,
+            max_overload_responders: 256,
+            max_handshakes: 1_024,
         }
     }
 }
@@ -50,6 +61,31 @@ pub(crate) struct App {
     pub(crate) config: SessionConfig,
     /// Cancelled when a graceful shutdown's grace period is over.
     pub(crate) cut: CancellationToken,
+    pub(crate) admission: Option<Arc<dyn AdmissionPolicy>>,
+    pub(crate) stats: ServerStats,
+    pub(crate) handshakes: Arc<Handshakes>,
+    calls: Arc<Semaphore>,
+    responders: Arc<Semaphore>,
+}
+
+impl App {
+    pub(crate) fn new(
+        router: crate::Router<()>,
+        config: SessionConfig,
+        admission: Option<Arc<dyn AdmissionPolicy>>,
+        stats: ServerStats,
+    ) -> Arc<App> {
+        Arc::new(App {
+            table: RouteTable::new(router),
+            calls: Arc::new(Semaphore::new(config.max_calls.clamp(1, Semaphore::MAX_PERMITS))),
+            responders: Arc::new(Semaphore::new(config.max_overload_responders.min(Semaphore::MAX_PERMITS))),
+            handshakes: Handshakes::new(config.max_handshakes),
+            config,
+            cut: CancellationToken::new(),
+            admission,
+            stats,
+        })
+    }
 }
 
 /// How a session ended, for the server's shutdown report and for tests.
@@ -59,12 +95,20 @@ pub(crate) enum SessionEnd {
     NoEnvironment,
     /// The call ran (or was refused) and ended with this status.
     Reported(CallStatus),
+    /// Refused with every overload responder busy: closed without a word.
+    Dropped,
     /// The server's shutdown deadline cut the handler short.
     Cut,
 }
 
-/// Runs one session from the first byte to the close.
-pub(crate) async fn run(stream: Box<dyn Transport>, peer: Option<SocketAddr>, app: &App, admitted: bool) -> SessionEnd {
+/// Runs one session from the first byte to the close. `handshake` is the slot the
+/// accept loop took for it among the connections still sending their environment.
+pub(crate) async fn run(
+    stream: Box<dyn Transport>,
+    peer: Option<SocketAddr>,
+    app: &App,
+    handshake: Handshake,
+) -> SessionEnd {
     let span = tracing::info_span!(
         "agi_call",
         peer = peer.map(tracing::field::display),
@@ -73,45 +117,97 @@ pub(crate) async fn run(stream: Box<dyn Transport>, peer: Option<SocketAddr>, ap
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    run_in_span(stream, peer, app, admitted, &span).instrument(span.clone()).await
+    run_in_span(stream, peer, app, handshake, &span).instrument(span.clone()).await
+}
+
+/// What to do with a call whose environment has arrived.
+enum Verdict<'a> {
+    /// Run the handler of `matched`, holding the server's and the route's slots.
+    Run {
+        matched: Matched<'a>,
+        permits: [Option<OwnedSemaphorePermit>; 2],
+    },
+    Refuse {
+        status: CallStatus,
+        reason: String,
+        why: Refusal,
+    },
 }
 
 async fn run_in_span(
     stream: Box<dyn Transport>,
     peer: Option<SocketAddr>,
     app: &App,
-    admitted: bool,
+    handshake: Handshake,
     span: &tracing::Span,
 ) -> SessionEnd {
     let config = &app.config;
     let started = Instant::now();
+    let _connection = app.stats.enter(Phase::Connection);
     let mut conn = Connection::new(stream);
-    let env = match tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits)).await {
-        Ok(Ok(env)) => env,
-        Ok(Err(error)) => return refuse_environment(conn, error).await,
-        Err(_) => return refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await,
+    let env = {
+        let _handshaking = app.stats.enter(Phase::Handshake);
+        let read = tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits));
+        tokio::select! {
+            read = read => match read {
+                Ok(Ok(env)) => env,
+                Ok(Err(error)) => return refuse_environment(conn, error).await,
+                Err(_) => {
+                    observe::timeout(Deadline::Environment);
+                    return refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await;
+                }
+            },
+            () = handshake.evicted() => {
+                // The accept loop logs evictions in aggregate; one line per connection
+                // would turn a flood into a flood of logs.
+                tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
+                let _ = conn.shutdown().await;
+                return SessionEnd::NoEnvironment;
+            }
+        }
     };
+    drop(handshake);
     span.record("uniqueid", env.uniqueid().unwrap_or_default());
     span.record("channel", env.channel().unwrap_or_default());
     let mut call = Call::new(conn, env, config.call_limits, peer);
 
-    let (status, reason, cut) = if !admitted {
-        let reason = format!("the server is at its limit of {} concurrent calls", config.max_calls);
-        tracing::warn!(path = call.env().path(), "{reason}; call refused");
-        (CallStatus::Overloaded, Some(reason), false)
-    } else {
-        match app.table.find(call.env().path()) {
-            None => {
-                let reason = format!("no route for `{}`", call.env().path());
-                tracing::info!("{reason}");
-                (CallStatus::NotFound, Some(reason), false)
-            }
-            Some(matched) => {
-                span.record("route", &*matched.entry.info.pattern);
-                call.set_route(matched.entry.info.clone(), matched.captures);
-                let handler = matched.entry.handler.clone();
-                run_handler(&mut call, &*handler, app).await
-            }
+    let matched = app.table.find(call.env().path());
+    let route: &str = match &matched {
+        Some(matched) => {
+            let entry = matched.entry;
+            span.record("route", &*entry.info.pattern);
+            &entry.info.pattern
+        }
+        None => "",
+    };
+    let verdict = admit(app, &call, peer, matched);
+
+    let (status, reason, cut) = match verdict {
+        Verdict::Refuse { status, reason, why } => {
+            observe::refused(route, why);
+            let Ok(_responder) = app.responders.clone().try_acquire_owned() else {
+                observe::refused(route, Refusal::RespondersBusy);
+                tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
+                span.record("status", status.as_str());
+                call.close(Duration::ZERO).await;
+                return SessionEnd::Dropped;
+            };
+            let _refusing = app.stats.enter(Phase::Refusal);
+            span.record("status", status.as_str());
+            report(&mut call, status, Some(&reason), config).await;
+            call.close(config.close_linger).await;
+            tracing::debug!(elapsed = ?started.elapsed(), "call refused");
+            return SessionEnd::Reported(status);
+        }
+        Verdict::Run { matched, permits } => {
+            let _running = app.stats.enter(Phase::Call);
+            let active = observe::call_started(route);
+            call.set_route(matched.entry.info.clone(), matched.captures);
+            let handler = matched.entry.handler.clone();
+            let outcome = run_handler(&mut call, &*handler, app).await;
+            active.completed(outcome.0);
+            drop(permits);
+            outcome
         }
     };
     span.record("status", status.as_str());
@@ -119,6 +215,41 @@ async fn run_in_span(
     call.close(config.close_linger).await;
     tracing::debug!(elapsed = ?started.elapsed(), "call ended");
     if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
+}
+
+/// Applies the admission policy, the route table and the concurrency limits, in that
+/// order; never waits.
+fn admit<'a>(app: &App, call: &Call, peer: Option<SocketAddr>, matched: Option<Matched<'a>>) -> Verdict<'a> {
+    if let Some(policy) = &app.admission
+        && let Admission::Deny(reason) = policy.check_call(peer, call.env())
+    {
+        tracing::warn!(%reason, "call denied by the admission policy");
+        return Verdict::Refuse { status: CallStatus::Denied, reason: reason.into_owned(), why: Refusal::Denied };
+    }
+    let Some(matched) = matched else {
+        let reason = format!("no route for `{}`", call.env().path());
+        tracing::info!("{reason}");
+        return Verdict::Refuse { status: CallStatus::NotFound, reason, why: Refusal::NotFound };
+    };
+    let Ok(global) = app.calls.clone().try_acquire_owned() else {
+        let reason = format!("the server is at its limit of {} concurrent calls", app.config.max_calls);
+        tracing::warn!("{reason}; call refused");
+        return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::Overloaded };
+    };
+    let entry = matched.entry;
+    let route = match &entry.limit {
+        None => None,
+        Some(limit) => match limit.try_enter() {
+            Some(permit) => Some(permit),
+            None => {
+                let reason =
+                    format!("route `{}` is at its limit of {} concurrent calls", entry.info.pattern, limit.max);
+                tracing::warn!("{reason}; call refused");
+                return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::RouteLimit };
+            }
+        },
+    };
+    Verdict::Run { matched, permits: [Some(global), route] }
 }
 
 /// Runs the handler, catching panics, and enforcing the post-hangup and shutdown deadlines.
@@ -162,10 +293,12 @@ async fn run_handler(
         },
         () = overran => {
             let grace = grace.unwrap_or_default();
+            observe::timeout(Deadline::HangupGrace);
             tracing::warn!(?grace, "handler still running after the hangup deadline; stopped");
             (CallStatus::HandlerError, Some(format!("the handler did not return within {grace:?} after the hangup")), false)
         }
         () = app.cut.cancelled() => {
+            observe::timeout(Deadline::Shutdown);
             tracing::warn!("server shutdown deadline reached; call cut");
             (CallStatus::HandlerError, Some("the server shut down before the handler finished".to_owned()), true)
         }
@@ -193,7 +326,11 @@ async fn refuse_environment(mut conn: Connection, error: EnvError) -> SessionEnd
     // Port scanners and health checks connect and say nothing: not worth more than debug.
     match &error {
         EnvError::Truncated { lines: 0 } | EnvError::Timeout(_) => tracing::debug!(%error, "no environment block"),
-        _ => tracing::info!(%error, "environment block refused"),
+        EnvError::Truncated { .. } | EnvError::Io(_) => tracing::info!(%error, "environment block cut short"),
+        _ => {
+            observe::protocol_error(true);
+            tracing::info!(%error, "environment block refused");
+        }
     }
     let _ = conn.shutdown().await;
     SessionEnd::NoEnvironment
@@ -226,7 +363,10 @@ async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, confi
     }
 }
 
-/// Builds the shared state of a server (or of the in-memory test harness).
-pub(crate) fn app(router: crate::Router<()>, config: SessionConfig) -> Arc<App> {
-    Arc::new(App { table: RouteTable::new(router), config, cut: CancellationToken::new() })
+/// Runs a session over an in-memory stream (the test harness), taking its handshake
+/// slot itself.
+#[cfg(feature = "testing")]
+pub(crate) async fn run_in_memory(stream: Box<dyn Transport>, app: &App) -> SessionEnd {
+    let (handshake, _) = app.handshakes.enter();
+    run(stream, None, app, handshake).await
 }

@@ -28,17 +28,20 @@ pub enum CallStatus {
     Overloaded,
     /// The handler stopped because the caller hung up.
     Hangup,
+    /// The server's admission policy refused the call; the handler did not run.
+    Denied,
 }
 
 impl CallStatus {
     /// Every status, for configuration and tests.
-    pub const ALL: [CallStatus; 6] = [
+    pub const ALL: [CallStatus; 7] = [
         CallStatus::Success,
         CallStatus::NotFound,
         CallStatus::BadRequest,
         CallStatus::HandlerError,
         CallStatus::Overloaded,
         CallStatus::Hangup,
+        CallStatus::Denied,
     ];
 
     /// The value written to the status variable.
@@ -50,6 +53,7 @@ impl CallStatus {
             CallStatus::HandlerError => "HANDLER_ERROR",
             CallStatus::Overloaded => "OVERLOADED",
             CallStatus::Hangup => "HANGUP",
+            CallStatus::Denied => "DENIED",
         }
     }
 
@@ -167,6 +171,6 @@ mod tests {
     fn statuses_have_distinct_bits() {
         let reporting = StatusReporting::default().failure_marker_for(CallStatus::ALL);
         assert!(CallStatus::ALL.iter().all(|s| reporting.uses_failure_marker(*s)));
-        assert_eq!(CallStatus::ALL.iter().map(|s| s.bit()).fold(0, |a, b| a | b).count_ones(), 6);
+        assert_eq!(CallStatus::ALL.iter().map(|s| s.bit()).fold(0, |a, b| a | b).count_ones(), 7);
     }
 }

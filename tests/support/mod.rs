@@ -2,6 +2,10 @@
 #![allow(dead_code)]
 
 pub(crate) mod captures;
+mod harness;
+
+#[allow(unused_imports)] // each test file uses its own part
+pub(crate) use harness::*;
 
 use std::sync::{Arc, Mutex};
 

@@ -17,10 +17,12 @@
 //! * [`ScriptedPeer`]: a byte-exact scripted Asterisk, one line at a time.
 //! * [`CallSpec`]: the environment of a simulated call, with Asterisk 22's defaults.
 //! * [`asterisk_words`]: Asterisk's own word splitting, to check what a command means.
+//! * [`fuzz`]: the wire format's entry points, for property tests and fuzzers.
 
 mod call_spec;
 mod channel;
 mod fake;
+pub mod fuzz;
 mod peer;
 mod replay;
 mod script;

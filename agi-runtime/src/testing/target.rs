@@ -50,7 +50,7 @@ impl InProcessServer {
     }
 
     fn with_config(router: Router, config: SessionConfig) -> InProcessServer {
-        InProcessServer { app: crate::session::app(router, config) }
+        InProcessServer { app: App::new(router, config, None, Default::default()) }
     }
 
     /// Opens a connection: a session runs on the other end of the returned pipe (on a
@@ -63,7 +63,7 @@ impl InProcessServer {
 /// Runs one session of `app` on a new in-memory pipe and returns Asterisk's end.
 pub(crate) fn spawn_session(app: Arc<App>) -> tokio::io::DuplexStream {
     let (asterisk, server) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move { crate::session::run(Box::new(server), None, &app, true).await });
+    tokio::spawn(async move { crate::session::run_in_memory(Box::new(server), &app).await });
     asterisk
 }
 
@@ -108,7 +108,7 @@ impl Target {
 
 impl From<Router> for Target {
     fn from(router: Router) -> Target {
-        Target::stream(spawn_session(crate::session::app(router, SessionConfig::default())))
+        Target::stream(spawn_session(App::new(router, SessionConfig::default(), None, Default::default())))
     }
 }
 

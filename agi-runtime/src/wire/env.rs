@@ -3,21 +3,33 @@
 use std::fmt;
 
 /// Caps on the environment block; a peer that exceeds one is refused.
+///
+/// `max_bytes` bounds the memory a connection can make the server hold before its
+/// call starts, whatever the other two allow: with the server's handshake limit it
+/// bounds the memory of every connection still sending its block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnvLimits {
     /// Longest accepted line, in bytes, without its LF.
     pub max_line: usize,
-    /// Most accepted lines, the final empty line not counted.
+    /// Most accepted lines, the final empty line not counted (at most 65,534 are ever
+    /// accepted).
     pub max_lines: usize,
+    /// Most bytes of names and values in the whole block.
+    pub max_bytes: usize,
 }
 
 impl Default for EnvLimits {
-    /// 8 KiB per line and 256 lines: Asterisk sends 22 variables plus at most 127
-    /// `agi_arg_N`, and a dialplan argument longer than a few hundred bytes is rare.
+    /// 8 KiB per line, 256 lines and 64 KiB in all: Asterisk sends 22 variables plus at
+    /// most 127 `agi_arg_N` (about 700 bytes without arguments), and a dialplan
+    /// argument longer than a few hundred bytes is rare.
     fn default() -> Self {
-        EnvLimits { max_line: 8 * 1024, max_lines: 256 }
+        EnvLimits { max_line: 8 * 1024, max_lines: 256, max_bytes: 64 * 1024 }
     }
 }
+
+/// The most lines a block may have whatever the limits say: entry indexes are `u16`,
+/// with `u16::MAX` meaning absent.
+const MAX_LINES: usize = u16::MAX as usize - 1;
 
 /// Why an environment block was refused.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +44,12 @@ pub enum EnvError {
     /// More lines than [`EnvLimits::max_lines`] before the empty line.
     #[error("environment block has more than {max} lines")]
     TooManyLines {
+        /// The cap in force.
+        max: usize,
+    },
+    /// More bytes than [`EnvLimits::max_bytes`] before the empty line.
+    #[error("environment block is larger than {max} bytes")]
+    TooLarge {
         /// The cap in force.
         max: usize,
     },
@@ -384,10 +402,16 @@ impl EnvBuilder {
             return Ok(true);
         }
         self.lines += 1;
-        if self.lines > self.limits.max_lines {
-            return Err(EnvError::TooManyLines { max: self.limits.max_lines });
+        let max_lines = self.limits.max_lines.min(MAX_LINES);
+        if self.lines > max_lines {
+            return Err(EnvError::TooManyLines { max: max_lines });
         }
         let line = String::from_utf8_lossy(line);
+        // Offsets into the text are `u32`: never let it near 4 GiB, whatever the limits.
+        let max_bytes = self.limits.max_bytes.min(u32::MAX as usize / 2);
+        if self.env.text.len() + line.len() > max_bytes {
+            return Err(EnvError::TooLarge { max: max_bytes });
+        }
         // Split on the first ": " (what Asterisk writes), falling back to the first ':'.
         let (name, value) = match line.split_once(": ") {
             Some(pair) => pair,
@@ -542,11 +566,23 @@ mod tests {
 
     #[test]
     fn caps_the_number_of_lines() {
-        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: 3 });
+        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: 3, max_bytes: 1000 });
         for _ in 0..3 {
             assert!(!builder.push_line(b"a: b").unwrap());
         }
         assert!(matches!(builder.push_line(b"a: b"), Err(EnvError::TooManyLines { max: 3 })));
+    }
+
+    #[test]
+    fn caps_the_total_size_and_the_line_count_whatever_the_limits() {
+        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: 100, max_bytes: 10 });
+        assert!(!builder.push_line(b"abc: defg").unwrap());
+        assert!(matches!(builder.push_line(b"h: ij"), Err(EnvError::TooLarge { max: 10 })));
+        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: usize::MAX, max_bytes: usize::MAX });
+        for _ in 0..MAX_LINES {
+            assert!(!builder.push_line(b"a: b").unwrap());
+        }
+        assert!(matches!(builder.push_line(b"a: b"), Err(EnvError::TooManyLines { max: MAX_LINES })));
     }
 
     #[test]

@@ -130,4 +130,32 @@ mod tests {
         assert_eq!(buffer.next_line(100), Ok(None));
         assert_eq!(buffer.pending(), b"HANG");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// Read as the connection reads (chunks of at most 512 bytes, lines consumed as
+        /// they complete), the buffer never holds more than one capped line and one read.
+        #[test]
+        fn memory_stays_within_one_line_and_one_read(
+            chunks in proptest::collection::vec(proptest::collection::vec(0u8..=255, 1..512), 0..64),
+            max in 1usize..2048,
+        ) {
+            let mut buffer = LineBuffer::default();
+            'reading: for chunk in chunks {
+                buffer.read_target(512).extend_from_slice(&chunk);
+                proptest::prop_assert!(buffer.buf.capacity() <= 2 * (max + 2 * 512), "{} bytes", buffer.buf.capacity());
+                loop {
+                    match buffer.next_line(max) {
+                        Ok(Some(span)) => {
+                            proptest::prop_assert!(buffer.line(span).len() <= max);
+                            buffer.consume(span);
+                        }
+                        Ok(None) => break,
+                        Err(_) => break 'reading,
+                    }
+                }
+            }
+        }
+    }
 }

@@ -38,7 +38,9 @@ pub(crate) fn classify(line: &str) -> Line<'_> {
         return Line::Malformed;
     }
     let code = u16::from(bytes[0] - b'0') * 100 + u16::from(bytes[1] - b'0') * 10 + u16::from(bytes[2] - b'0');
-    let text = &line[4..];
+    // Byte 3 may start a multi-byte character (the peer sends any bytes): never slice
+    // inside it; such a line is malformed below anyway.
+    let text = line.get(4..).unwrap_or_default();
     match (code, bytes[3]) {
         (520, b'-') => Line::UsageBlockStart,
         (_, b' ') => match code {
@@ -176,6 +178,9 @@ mod tests {
         {
             assert_eq!(classify(line), Line::Malformed, "{line:?}");
         }
+        // Found by the `replies` fuzz target: a multi-byte character right after the code.
+        assert_eq!(classify("222\u{fffd}\u{fffd}"), Line::Malformed);
+        assert_eq!(classify("200é result=1"), Line::Malformed);
     }
 
     #[test]
