@@ -222,3 +222,24 @@ fn merging_tables_reports_both_handlers_and_where_they_are() {
     assert!(text.starts_with("route `/GetCallerRecord` of `other_caller_record` (tests/dsl.rs:"), "{text}");
     assert!(text.contains("conflicts with `/GetCallerRecord` of `get_caller_record` (tests/dsl.rs:"), "{text}");
 }
+
+#[agi_route("/slow", max_calls = 1)]
+async fn slow(call: &mut Call) -> AgiResult<()> {
+    call.answer().await
+}
+
+#[tokio::test]
+async fn a_route_limit_from_the_attribute_refuses_the_extra_call() {
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    let serving = tokio::spawn(server.serve(routes![slow]));
+    let mut held = ScriptedPeer::connect(addr, &CallSpec::new("/slow")).await.unwrap();
+    held.expect("ANSWER").await.unwrap();
+    let mut refused = ScriptedPeer::connect(addr, &CallSpec::new("/slow")).await.unwrap();
+    let end = refused.finish().await.unwrap();
+    assert_eq!(end.variable("FASTAGI_STATUS"), Some("OVERLOADED"));
+    assert!(end.variable("FASTAGI_REASON").unwrap().contains("/slow"), "{end:?}");
+    held.send("200 result=0").await.unwrap();
+    assert_eq!(held.finish().await.unwrap().variable("FASTAGI_STATUS"), Some("SUCCESS"));
+    serving.abort();
+}

@@ -51,6 +51,10 @@ use proc_macro::TokenStream;
 ///   optional, `#[query(rename = "key")]`, `#[query(default)]` and
 ///   `#[query(default = expr)]` adjust it.
 ///
+/// One option may follow the route: `#[agi_route("/report", max_calls = 20)]` caps the
+/// calls this route runs at once (beyond it, calls are told `OVERLOADED`), so that a
+/// slow route cannot take every call slot of the server.
+///
 /// If an input cannot be extracted the handler does not run: the server reports
 /// `BAD_REQUEST` with a reason naming the parameter and the value. The function stays
 /// callable as written, so it can be unit-tested directly.

@@ -23,6 +23,8 @@ pub trait RouteDef {
     const NAME: &'static str;
     /// `file:line` of the function.
     const LOCATION: &'static str;
+    /// `max_calls = N` of the attribute: the route's own call limit.
+    const MAX_CALLS: Option<usize>;
 
     /// The handler value (the macro's struct has no fields).
     fn instance() -> Self;
@@ -50,7 +52,11 @@ where
     S: Send + Sync + 'static,
     H: Handler<S> + RouteDef,
 {
-    match router.__register(H::ROUTE, H::NAME, H::LOCATION, handler) {
+    let registered = router.__register(H::ROUTE, H::NAME, H::LOCATION, handler).and_then(|router| match H::MAX_CALLS {
+        Some(max) => router.max_calls_for(H::ROUTE, max),
+        None => Ok(router),
+    });
+    match registered {
         Ok(router) => router,
         // `#[agi_route]` validated the route and `routes!` rejected duplicates at compile
         // time; reaching this means the two checks disagree.
@@ -179,7 +185,11 @@ impl AutoRoute {
 
 #[cfg(feature = "auto-register")]
 fn add_auto_route<H: Handler<()> + RouteDef>(router: Router<()>) -> Result<Router<()>, crate::RouterError> {
-    router.__register(H::ROUTE, H::NAME, H::LOCATION, H::instance())
+    let router = router.__register(H::ROUTE, H::NAME, H::LOCATION, H::instance())?;
+    match H::MAX_CALLS {
+        Some(max) => router.max_calls_for(H::ROUTE, max),
+        None => Ok(router),
+    }
 }
 
 #[cfg(feature = "auto-register")]

@@ -10,7 +10,7 @@ use crate::route::ast::{Handler, QueryDefault, Role, option_inner, unraw};
 use crate::route::check::RouteInfo;
 
 /// The handler's struct (named like the function, in the type namespace) and its impls.
-pub(crate) fn expand(handler: &Handler, info: &RouteInfo) -> TokenStream {
+pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usize>) -> TokenStream {
     let private = private();
     let item = &handler.item;
     let name = handler.name();
@@ -78,6 +78,10 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo) -> TokenStream {
         ReturnType::Type(_, ty) => ty.span(),
     };
     let outcome = quote_spanned!(outcome_span=> #private::into_outcome(__agi_result));
+    let max_calls = match max_calls {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
     let vis = &item.vis;
     let location = quote_spanned!(item.sig.ident.span()=> ::core::concat!(::core::file!(), ":", ::core::line!()));
     // Without state a handler can register itself (feature `auto-register` of the runtime).
@@ -102,6 +106,7 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo) -> TokenStream {
                 const SHAPE: &'static str = #shape;
                 const NAME: &'static str = #name_text;
                 const LOCATION: &'static str = #location;
+                const MAX_CALLS: ::core::option::Option<usize> = #max_calls;
 
                 fn instance() -> Self {
                     #name {}
@@ -283,6 +288,7 @@ pub(crate) fn fallback(handler: &Handler) -> TokenStream {
             const SHAPE: &'static str = #shape;
             const NAME: &'static str = #name_text;
             const LOCATION: &'static str = "";
+            const MAX_CALLS: ::core::option::Option<usize> = ::core::option::Option::None;
 
             fn instance() -> Self {
                 #name {}

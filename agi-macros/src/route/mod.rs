@@ -23,9 +23,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
     let mut handler = ast::parse(item, &mut errors);
+    let max_calls = route.as_ref().and_then(|r| r.max_calls);
     let info = route.and_then(|route| check::check(&route.route, &mut handler, &mut errors));
     let expansion = match info {
-        Some(info) if errors.is_empty() => expand::expand(&handler, &info),
+        Some(info) if errors.is_empty() => expand::expand(&handler, &info, max_calls),
         _ => {
             let fallback = expand::fallback(&handler);
             let compile_errors = errors.into_compile_errors();
