@@ -1,8 +1,9 @@
 //! The AGI wire format, as pure code: no sockets, no clocks.
 //!
-//! * [`env`]: the `agi_*` block that opens a session;
-//! * [`reply`]: the lines Asterisk answers with, and the asynchronous `HANGUP`;
-//! * [`encode`]: commands, quoted so that no argument can change the command.
+//! * the `agi_*` block that opens a session: [`AgiEnv`];
+//! * the lines Asterisk answers with, and the asynchronous `HANGUP`: [`Response`];
+//! * commands, quoted so that no argument can change the command: [`quote_arg`],
+//!   [`CommandError`].
 
 pub(crate) mod encode;
 pub(crate) mod env;
