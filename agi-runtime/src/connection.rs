@@ -12,8 +12,15 @@ pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
-/// How many bytes one read asks for; most AGI lines are far shorter.
+/// How many bytes one read asks for once the call runs; most replies are far shorter.
 const READ_CHUNK: usize = 512;
+
+/// How many bytes one read asks for while the environment block arrives: a whole
+/// Asterisk block (about 700 bytes without arguments) fits, so it takes one read.
+const ENV_CHUNK: usize = 1024;
+
+/// The room reserved for encoded commands: most fit, so encoding allocates once a call.
+const COMMAND_CAPACITY: usize = 64;
 
 /// What a read of one line produced.
 #[derive(Debug)]
@@ -29,6 +36,8 @@ pub(crate) struct Connection {
     lines: LineBuffer,
     /// The encoded command being sent; reused so encoding allocates nothing per command.
     pub(crate) out: Vec<u8>,
+    /// How many bytes the next read asks for.
+    chunk: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -39,7 +48,14 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     pub(crate) fn new(stream: Box<dyn Transport>) -> Connection {
-        Connection { stream, lines: LineBuffer::default(), out: Vec::new() }
+        Connection { stream, lines: LineBuffer::default(), out: Vec::with_capacity(COMMAND_CAPACITY), chunk: ENV_CHUNK }
+    }
+
+    /// The environment block is read: later reads ask for less, and the buffer sized
+    /// for the block is given back, so a call waiting for a reply holds little memory.
+    pub(crate) fn environment_read(&mut self) {
+        self.chunk = READ_CHUNK;
+        self.lines.release_if_empty();
     }
 
     /// Reads until a whole line (at most `max` bytes) is buffered. Cancel-safe: bytes
@@ -51,7 +67,7 @@ impl Connection {
                 Ok(None) => {}
                 Err(too_long) => return Ok(ReadLine::TooLong(too_long)),
             }
-            if self.stream.read_buf(self.lines.read_target(READ_CHUNK)).await? == 0 {
+            if self.stream.read_buf(self.lines.read_target(self.chunk)).await? == 0 {
                 return Ok(ReadLine::Eof);
             }
         }
@@ -65,8 +81,9 @@ impl Connection {
     /// Reads whatever the peer has already sent, without waiting: `Ok(None)` if nothing
     /// is there, `Ok(Some(0))` at end of stream.
     pub(crate) fn read_now(&mut self) -> std::io::Result<Option<usize>> {
-        let mut chunk = [0u8; READ_CHUNK];
-        let mut buf = ReadBuf::new(&mut chunk);
+        // Uninitialised: most of the time nothing is there, so nothing is written.
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut chunk);
         let mut cx = Context::from_waker(Waker::noop());
         match Pin::new(&mut *self.stream).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {

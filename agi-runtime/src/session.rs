@@ -1,7 +1,10 @@
 //! The life of one connection: environment, routing, the handler, the status report.
 
+use std::future::Future as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -73,6 +76,10 @@ pub(crate) async fn run(stream: Box<dyn Transport>, peer: Option<SocketAddr>, ap
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
+    if span.is_disabled() {
+        // No subscriber wants the span: do not enter and leave it at every poll.
+        return run_in_span(stream, peer, app, admitted, &span).await;
+    }
     run_in_span(stream, peer, app, admitted, &span).instrument(span.clone()).await
 }
 
@@ -85,15 +92,12 @@ async fn run_in_span(
 ) -> SessionEnd {
     let config = &app.config;
     let started = Instant::now();
-    let mut conn = Connection::new(stream);
-    let env = match tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits)).await {
-        Ok(Ok(env)) => env,
-        Ok(Err(error)) => return refuse_environment(conn, error).await,
-        Err(_) => return refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await,
+    let mut call = match open_call(stream, peer, config).await {
+        Ok(call) => call,
+        Err(end) => return end,
     };
-    span.record("uniqueid", env.uniqueid().unwrap_or_default());
-    span.record("channel", env.channel().unwrap_or_default());
-    let mut call = Call::new(conn, env, config.call_limits, peer);
+    span.record("uniqueid", call.env().uniqueid().unwrap_or_default());
+    span.record("channel", call.env().channel().unwrap_or_default());
 
     let (status, reason, cut) = if !admitted {
         let reason = format!("the server is at its limit of {} concurrent calls", config.max_calls);
@@ -115,10 +119,40 @@ async fn run_in_span(
         }
     };
     span.record("status", status.as_str());
-    report(&mut call, status, reason.as_deref(), config).await;
+    if call.is_usable() && wants_report(status, reason.is_some(), &config.status) {
+        // Boxed: most calls report nothing, and the future of a command is large; kept
+        // inline it would enlarge every call's task, and so its memory while it waits.
+        Box::pin(report(&mut call, status, reason.as_deref(), config)).await;
+    }
     call.close(config.close_linger).await;
     tracing::debug!(elapsed = ?started.elapsed(), "call ended");
     if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
+}
+
+/// Reads the environment block and makes the call; without a usable block the
+/// connection is closed and the session ends.
+///
+/// Its own function, so that the connection and the environment, moved into the call,
+/// do not keep their own room in the session's future beside the call's.
+async fn open_call(
+    stream: Box<dyn Transport>,
+    peer: Option<SocketAddr>,
+    config: &SessionConfig,
+) -> Result<Call, SessionEnd> {
+    let mut conn = Connection::new(stream);
+    let env = match tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits)).await {
+        Ok(Ok(env)) => env,
+        Ok(Err(error)) => return Err(refuse_environment(conn, error).await),
+        Err(_) => return Err(refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await),
+    };
+    Ok(Call::new(conn, env, config.call_limits, peer))
+}
+
+/// How the handler's run ended, besides its own outcome.
+enum Stopped {
+    Handled(Result<Outcome, String>),
+    Overran,
+    Cut,
 }
 
 /// Runs the handler, catching panics, and enforcing the post-hangup and shutdown deadlines.
@@ -129,19 +163,31 @@ async fn run_handler(
 ) -> (CallStatus, Option<String>, bool) {
     let signal = call.hangup_signal();
     let grace = app.config.hangup_grace;
-    let handled = CatchUnwind(handler.call(call, &()));
-    let overran = async {
-        match grace {
-            Some(grace) => {
-                signal.wait().await;
-                tokio::time::sleep(grace).await;
-            }
-            None => std::future::pending().await,
+    let mut handled = CatchUnwind(handler.call(call, &()));
+    // The call learns of a hangup only while the handler drives it, so a look at the
+    // signal after each poll of the handler starts the grace period in time, without
+    // registering a waiter. (Boxed: only calls that hang up pay for the timer.)
+    let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let cut = app.cut.cancelled();
+    tokio::pin!(cut);
+    let stopped = std::future::poll_fn(|cx| {
+        if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
+            return Poll::Ready(Stopped::Handled(outcome));
         }
-    };
-    tokio::select! {
-        biased;
-        outcome = handled => match outcome {
+        if let Some(grace) = grace
+            && signal.is_hung_up()
+            && overrun.get_or_insert_with(|| Box::pin(tokio::time::sleep(grace))).as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Stopped::Overran);
+        }
+        if cut.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Stopped::Cut);
+        }
+        Poll::Pending
+    })
+    .await;
+    match stopped {
+        Stopped::Handled(outcome) => match outcome {
             Ok(Outcome::Success) => (CallStatus::Success, None, false),
             Ok(Outcome::HungUp) => {
                 tracing::debug!("handler ended: the caller hung up");
@@ -160,12 +206,16 @@ async fn run_handler(
                 (CallStatus::HandlerError, Some(format!("the handler panicked: {panic}")), false)
             }
         },
-        () = overran => {
+        Stopped::Overran => {
             let grace = grace.unwrap_or_default();
             tracing::warn!(?grace, "handler still running after the hangup deadline; stopped");
-            (CallStatus::HandlerError, Some(format!("the handler did not return within {grace:?} after the hangup")), false)
+            (
+                CallStatus::HandlerError,
+                Some(format!("the handler did not return within {grace:?} after the hangup")),
+                false,
+            )
         }
-        () = app.cut.cancelled() => {
+        Stopped::Cut => {
             tracing::warn!("server shutdown deadline reached; call cut");
             (CallStatus::HandlerError, Some("the server shut down before the handler finished".to_owned()), true)
         }
@@ -197,6 +247,14 @@ async fn refuse_environment(mut conn: Connection, error: EnvError) -> SessionEnd
     }
     let _ = conn.shutdown().await;
     SessionEnd::NoEnvironment
+}
+
+/// Whether `report` has anything to send for this status.
+fn wants_report(status: CallStatus, has_reason: bool, reporting: &StatusReporting) -> bool {
+    let failed = status != CallStatus::Success;
+    ((failed || reporting.report_success) && reporting.status_variable.is_some())
+        || (failed && has_reason && reporting.reason_variable.is_some())
+        || reporting.uses_failure_marker(status)
 }
 
 /// Tells the dialplan how the call ended, if the connection still allows it.

@@ -89,30 +89,30 @@ const KNOWN_COUNT: usize = Known::Threadid as usize + 1;
 const ABSENT: u16 = u16::MAX;
 
 impl Known {
-    fn from_name(name: &str) -> Option<Known> {
+    fn from_name(name: &[u8]) -> Option<Known> {
         Some(match name {
-            "agi_network" => Known::Network,
-            "agi_network_script" => Known::NetworkScript,
-            "agi_request" => Known::Request,
-            "agi_channel" => Known::Channel,
-            "agi_language" => Known::Language,
-            "agi_type" => Known::Type,
-            "agi_uniqueid" => Known::Uniqueid,
-            "agi_version" => Known::Version,
-            "agi_callerid" => Known::Callerid,
-            "agi_calleridname" => Known::Calleridname,
-            "agi_callingpres" => Known::Callingpres,
-            "agi_callingani2" => Known::Callingani2,
-            "agi_callington" => Known::Callington,
-            "agi_callingtns" => Known::Callingtns,
-            "agi_dnid" => Known::Dnid,
-            "agi_rdnis" => Known::Rdnis,
-            "agi_context" => Known::Context,
-            "agi_extension" => Known::Extension,
-            "agi_priority" => Known::Priority,
-            "agi_enhanced" => Known::Enhanced,
-            "agi_accountcode" => Known::Accountcode,
-            "agi_threadid" => Known::Threadid,
+            b"agi_network" => Known::Network,
+            b"agi_network_script" => Known::NetworkScript,
+            b"agi_request" => Known::Request,
+            b"agi_channel" => Known::Channel,
+            b"agi_language" => Known::Language,
+            b"agi_type" => Known::Type,
+            b"agi_uniqueid" => Known::Uniqueid,
+            b"agi_version" => Known::Version,
+            b"agi_callerid" => Known::Callerid,
+            b"agi_calleridname" => Known::Calleridname,
+            b"agi_callingpres" => Known::Callingpres,
+            b"agi_callingani2" => Known::Callingani2,
+            b"agi_callington" => Known::Callington,
+            b"agi_callingtns" => Known::Callingtns,
+            b"agi_dnid" => Known::Dnid,
+            b"agi_rdnis" => Known::Rdnis,
+            b"agi_context" => Known::Context,
+            b"agi_extension" => Known::Extension,
+            b"agi_priority" => Known::Priority,
+            b"agi_enhanced" => Known::Enhanced,
+            b"agi_accountcode" => Known::Accountcode,
+            b"agi_threadid" => Known::Threadid,
             _ => return None,
         })
     }
@@ -185,7 +185,7 @@ impl AgiEnv {
 
     /// The value of any variable by name (the first one if a peer repeated it).
     pub fn get(&self, name: &str) -> Option<&str> {
-        match Known::from_name(name) {
+        match Known::from_name(name.as_bytes()) {
             Some(known) => self.known(known),
             None => self.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
         }
@@ -352,6 +352,10 @@ impl PartialEq for AgiEnv {
 #[derive(Debug)]
 pub(crate) struct EnvBuilder {
     env: AgiEnv,
+    /// The text of the names and values so far, valid UTF-8 by construction: ASCII
+    /// lines are copied as they are, others through a lossy conversion. It becomes the
+    /// environment's text at the end, validated once rather than line by line.
+    text: Vec<u8>,
     limits: EnvLimits,
     lines: usize,
 }
@@ -360,14 +364,15 @@ impl EnvBuilder {
     pub(crate) fn new(limits: EnvLimits) -> EnvBuilder {
         EnvBuilder {
             env: AgiEnv {
-                // Room for a typical Asterisk 22 block, so parsing allocates once.
-                text: String::with_capacity(640),
+                text: String::new(),
                 entries: Vec::with_capacity(24),
                 known: [ABSENT; KNOWN_COUNT],
                 args: Vec::new(),
                 path: (0, 0),
                 query: (0, 0),
             },
+            // Room for a typical Asterisk 22 block, so parsing allocates once.
+            text: Vec::with_capacity(640),
             limits,
             lines: 0,
         }
@@ -387,30 +392,30 @@ impl EnvBuilder {
         if self.lines > self.limits.max_lines {
             return Err(EnvError::TooManyLines { max: self.limits.max_lines });
         }
-        let line = String::from_utf8_lossy(line);
-        // Split on the first ": " (what Asterisk writes), falling back to the first ':'.
-        let (name, value) = match line.split_once(": ") {
-            Some(pair) => pair,
-            None => match line.split_once(':') {
-                Some(pair) => pair,
-                None => return Err(self.malformed(&line)),
-            },
+        let converted;
+        let line = if line.is_ascii() {
+            line
+        } else {
+            converted = String::from_utf8_lossy(line);
+            converted.as_bytes()
         };
-        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-            return Err(self.malformed(&line));
+        let Some((name, value)) = split_name_value(line) else { return Err(self.malformed(line)) };
+        if name.is_empty() || name.iter().any(|&b| b <= b' ' || b == 0x7f) {
+            // Blanks and control characters (ASCII whitespace is either).
+            return Err(self.malformed(line));
         }
         let env = &mut self.env;
         let index =
             u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
-        let name_range = append(&mut env.text, name);
-        let value_range = append(&mut env.text, value);
+        let name_range = append(&mut self.text, name);
+        let value_range = append(&mut self.text, value);
         env.entries.push(Entry { name: name_range, value: value_range });
         if let Some(known) = Known::from_name(name) {
             // A repeated variable keeps its first value, as `get` documents.
             if env.known[known as usize] == ABSENT {
                 env.known[known as usize] = index;
             }
-        } else if let Some(n) = name.strip_prefix("agi_arg_").and_then(|n| n.parse::<u16>().ok())
+        } else if let Some(n) = name.strip_prefix(b"agi_arg_").and_then(parse_u16)
             && n > 0
             && !env.args.iter().any(|&(k, _)| k == n)
         {
@@ -419,13 +424,19 @@ impl EnvBuilder {
         Ok(false)
     }
 
-    fn malformed(&self, line: &str) -> EnvError {
-        EnvError::MalformedLine { number: self.lines, text: line.chars().take(80).collect() }
+    fn malformed(&self, line: &[u8]) -> EnvError {
+        EnvError::MalformedLine { number: self.lines, text: String::from_utf8_lossy(line).chars().take(80).collect() }
     }
 
     /// Completes the block: derives the path and query of `agi_network_script`.
     pub(crate) fn finish(mut self) -> AgiEnv {
         let env = &mut self.env;
+        env.text = match String::from_utf8(std::mem::take(&mut self.text)) {
+            Ok(text) => text,
+            // Every line was ASCII or converted, so the text is UTF-8 and this is not
+            // reached; it keeps the parser free of panics.
+            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+        };
         env.args.sort_unstable_by_key(|&(n, _)| n);
         let script = match env.known[Known::NetworkScript as usize] {
             ABSENT => None,
@@ -451,9 +462,26 @@ impl EnvBuilder {
     }
 }
 
-fn append(text: &mut String, piece: &str) -> (u32, u32) {
+/// Splits on the first ": " (what Asterisk writes), falling back to the first ':'.
+fn split_name_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut first_colon = None;
+    for i in memchr::memchr_iter(b':', line) {
+        if line.get(i + 1) == Some(&b' ') {
+            return Some((&line[..i], &line[i + 2..]));
+        }
+        first_colon.get_or_insert(i);
+    }
+    first_colon.map(|i| (&line[..i], &line[i + 1..]))
+}
+
+/// The number of an `agi_arg_N` name.
+fn parse_u16(digits: &[u8]) -> Option<u16> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+fn append(text: &mut Vec<u8>, piece: &[u8]) -> (u32, u32) {
     let start = text.len() as u32;
-    text.push_str(piece);
+    text.extend_from_slice(piece);
     (start, text.len() as u32)
 }
 
@@ -555,6 +583,16 @@ mod tests {
         builder.push_line(b"agi_calleridname: Jos\xe9").unwrap();
         assert!(builder.push_line(b"").unwrap());
         assert_eq!(builder.finish().caller_id_name(), Some("Jos\u{fffd}"));
+    }
+
+    #[test]
+    fn splits_on_the_first_colon_space_else_the_first_colon() {
+        let split = |line: &'static str| split_name_value(line.as_bytes());
+        assert_eq!(split("agi_accountcode: "), Some((&b"agi_accountcode"[..], &b""[..])));
+        assert_eq!(split("a:b: c"), Some((&b"a:b"[..], &b"c"[..])));
+        assert_eq!(split("a:b:c"), Some((&b"a"[..], &b"b:c"[..])));
+        assert_eq!(split("a: b: c"), Some((&b"a"[..], &b"b: c"[..])));
+        assert_eq!(split("no colon"), None);
     }
 
     #[test]

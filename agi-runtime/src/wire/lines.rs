@@ -1,6 +1,17 @@
 //! Splitting an incoming byte stream into LF-terminated lines, with a length cap.
 
+use std::borrow::Cow;
+
 use bytes::{Buf, BytesMut};
+
+/// The text of a line: borrowed when it is valid UTF-8 (checked with the fast
+/// validator), with each invalid sequence replaced by U+FFFD otherwise.
+pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
 
 /// A line longer than the configured cap: the peer is broken or hostile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +41,7 @@ pub(crate) struct LineSpan {
 impl LineBuffer {
     /// Finds the first complete line, without its LF (and without one CR before it).
     pub(crate) fn next_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
-        if let Some(offset) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+        if let Some(offset) = memchr::memchr(b'\n', &self.buf[self.scanned..]) {
             let lf = self.scanned + offset;
             self.scanned = 0;
             if lf > max {
@@ -70,6 +81,13 @@ impl LineBuffer {
         }
         self.buf.reserve(additional);
         &mut self.buf
+    }
+
+    /// Frees the buffer when nothing is pending; the next read allocates a new one.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
     }
 
     /// Takes out all pending bytes (used when a data phase reads raw lines).
