@@ -356,7 +356,9 @@ impl Call {
         let Some(timeout) = self.limits.command_timeout else {
             return self.exchange(command).await;
         };
-        match tokio::time::timeout(timeout, self.exchange(command)).await {
+        // Boxed: inline, the timer would enlarge the future of every command, and so
+        // every handler's, also when no timeout is set (the default).
+        match Box::pin(tokio::time::timeout(timeout, self.exchange(command))).await {
             Ok(result) => result,
             Err(_) => {
                 self.in_flight = false;

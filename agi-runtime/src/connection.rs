@@ -12,8 +12,9 @@ pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
-/// How many bytes one read asks for once the call runs; most replies are far shorter.
-const READ_CHUNK: usize = 512;
+/// How many bytes one read asks for once the call runs: replies are far shorter (a
+/// longer one takes more reads), and a call waiting for a reply holds this much.
+const READ_CHUNK: usize = 256;
 
 /// How many bytes one read asks for while the environment block arrives: a whole
 /// Asterisk block (about 700 bytes without arguments) fits, so it takes one read.

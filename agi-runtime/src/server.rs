@@ -226,8 +226,14 @@ impl Server {
     }
 }
 
-async fn serve_tcp(stream: TcpStream, peer: SocketAddr, app: &session::App, admitted: bool) -> SessionEnd {
+/// A plain function, so that its arguments are not kept a second time in every task.
+fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: &session::App,
+    admitted: bool,
+) -> impl Future<Output = SessionEnd> + Send + '_ {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);
-    session::run(Box::new(stream), Some(peer), app, admitted).await
+    session::run(Box::new(stream), Some(peer), app, admitted)
 }

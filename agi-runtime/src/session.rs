@@ -1,6 +1,6 @@
 //! The life of one connection: environment, routing, the handler, the status report.
 
-use std::future::Future as _;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -67,7 +67,15 @@ pub(crate) enum SessionEnd {
 }
 
 /// Runs one session from the first byte to the close.
-pub(crate) async fn run(stream: Box<dyn Transport>, peer: Option<SocketAddr>, app: &App, admitted: bool) -> SessionEnd {
+///
+/// A plain function returning the session's future, so that its arguments are not
+/// kept a second time in every call's task.
+pub(crate) fn run(
+    stream: Box<dyn Transport>,
+    peer: Option<SocketAddr>,
+    app: &App,
+    admitted: bool,
+) -> impl Future<Output = SessionEnd> + Send + '_ {
     let span = tracing::info_span!(
         "agi_call",
         peer = peer.map(tracing::field::display),
@@ -76,11 +84,8 @@ pub(crate) async fn run(stream: Box<dyn Transport>, peer: Option<SocketAddr>, ap
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    if span.is_disabled() {
-        // No subscriber wants the span: do not enter and leave it at every poll.
-        return run_in_span(stream, peer, app, admitted, &span).await;
-    }
-    run_in_span(stream, peer, app, admitted, &span).instrument(span.clone()).await
+    // Entering a span no subscriber wants is a test of a field at each poll.
+    run_in_span(stream, peer, app, admitted, span.clone()).instrument(span)
 }
 
 async fn run_in_span(
@@ -88,12 +93,15 @@ async fn run_in_span(
     peer: Option<SocketAddr>,
     app: &App,
     admitted: bool,
-    span: &tracing::Span,
+    span: tracing::Span,
 ) -> SessionEnd {
     let config = &app.config;
     let started = Instant::now();
-    let mut call = match open_call(stream, peer, config).await {
-        Ok(call) => call,
+    // Boxed, the environment phase's future is freed once the block is read; inline,
+    // the compiler lays it out beside the call's, which would enlarge every call's
+    // task, and so its memory while it waits, by about 400 bytes.
+    let mut call = match Box::pin(open_call(stream, config)).await {
+        Ok((conn, env)) => Call::new(conn, env, config.call_limits, peer),
         Err(end) => return end,
     };
     span.record("uniqueid", call.env().uniqueid().unwrap_or_default());
@@ -129,23 +137,19 @@ async fn run_in_span(
     if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
 }
 
-/// Reads the environment block and makes the call; without a usable block the
-/// connection is closed and the session ends.
+/// Reads the environment block; without a usable block the connection is closed and
+/// the session ends.
 ///
 /// Its own function, so that the connection and the environment, moved into the call,
 /// do not keep their own room in the session's future beside the call's.
-async fn open_call(
-    stream: Box<dyn Transport>,
-    peer: Option<SocketAddr>,
-    config: &SessionConfig,
-) -> Result<Call, SessionEnd> {
+async fn open_call(stream: Box<dyn Transport>, config: &SessionConfig) -> Result<(Connection, AgiEnv), SessionEnd> {
     let mut conn = Connection::new(stream);
     let env = match tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits)).await {
         Ok(Ok(env)) => env,
         Ok(Err(error)) => return Err(refuse_environment(conn, error).await),
         Err(_) => return Err(refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await),
     };
-    Ok(Call::new(conn, env, config.call_limits, peer))
+    Ok((conn, env))
 }
 
 /// How the handler's run ended, besides its own outcome.
