@@ -5,12 +5,21 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::wire::lines::{LineBuffer, LineSpan, LineTooLong};
+use crate::wire::lines::{Drained, LineBuffer, LineSpan, LineTooLong};
 
 /// What a session runs over: a TCP stream in production, an in-memory pipe in tests.
-pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {
+    /// The stream as `Any`, so that a session over TCP can use what a TCP stream offers
+    /// beyond `AsyncRead`.
+    #[doc(hidden)]
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
 
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
 
 /// How many bytes one read asks for once the call runs: replies are far shorter (a
 /// longer one takes more reads), and a call waiting for a reply holds this much.
@@ -22,6 +31,16 @@ const ENV_CHUNK: usize = 1024;
 
 /// The room reserved for encoded commands: most fit, so encoding allocates once a call.
 const COMMAND_CAPACITY: usize = 64;
+
+/// How [`Connection::read_lines`] ended.
+#[derive(Debug)]
+pub(crate) enum ReadLines {
+    /// The lines wanted have all been handed.
+    Done,
+    /// The peer closed the connection first.
+    Eof,
+    TooLong(LineTooLong),
+}
 
 /// What a read of one line produced.
 #[derive(Debug)]
@@ -74,6 +93,26 @@ impl Connection {
         }
     }
 
+    /// Hands each line to `push` as it arrives, reading as needed, until `push` returns
+    /// `true`. Lines already buffered are handed in one pass, without a read or an await
+    /// between them (a whole environment block usually comes in one read).
+    pub(crate) async fn read_lines<E: From<std::io::Error>>(
+        &mut self,
+        max: usize,
+        mut push: impl FnMut(&[u8]) -> Result<bool, E>,
+    ) -> Result<ReadLines, E> {
+        loop {
+            match self.lines.drain_lines(max, &mut push)? {
+                Drained::Done => return Ok(ReadLines::Done),
+                Drained::TooLong(too_long) => return Ok(ReadLines::TooLong(too_long)),
+                Drained::More => {}
+            }
+            if self.stream.read_buf(self.lines.read_target(self.chunk)).await? == 0 {
+                return Ok(ReadLines::Eof);
+            }
+        }
+    }
+
     /// A complete line already buffered, without reading.
     pub(crate) fn buffered_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
         self.lines.next_line(max)
@@ -82,6 +121,16 @@ impl Connection {
     /// Reads whatever the peer has already sent, without waiting: `Ok(None)` if nothing
     /// is there, `Ok(Some(0))` at end of stream.
     pub(crate) fn read_now(&mut self) -> std::io::Result<Option<usize>> {
+        // `(*self.stream)`: the box itself is a `Transport` too, and is not a TCP stream.
+        if let Some(tcp) = (*self.stream).as_any_mut().downcast_mut::<tokio::net::TcpStream>() {
+            // Tokio knows whether the socket may be readable: when it is not, this makes
+            // no system call and stores no waker.
+            return match tcp.try_read_buf(self.lines.read_target(READ_CHUNK)) {
+                Ok(n) => Ok(Some(n)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         // Uninitialised: most of the time nothing is there, so nothing is written.
         let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut chunk);

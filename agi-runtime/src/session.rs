@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::call::{Call, CallLimits};
-use crate::connection::{Connection, ReadLine, Transport};
+use crate::connection::{Connection, ReadLines, Transport};
 use crate::handler::{CatchUnwind, Outcome};
 use crate::router::RouteTable;
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
@@ -228,18 +228,10 @@ async fn run_handler(
 
 async fn read_env(conn: &mut Connection, limits: EnvLimits) -> Result<AgiEnv, EnvError> {
     let mut builder = EnvBuilder::new(limits);
-    loop {
-        match conn.read_line(limits.max_line).await? {
-            ReadLine::Line(span) => {
-                let done = builder.push_line(conn.line(span))?;
-                conn.consume(span);
-                if done {
-                    return Ok(builder.finish());
-                }
-            }
-            ReadLine::Eof => return Err(EnvError::Truncated { lines: builder.lines() }),
-            ReadLine::TooLong(too_long) => return Err(EnvError::LineTooLong { max: too_long.max }),
-        }
+    match conn.read_lines(limits.max_line, |line| builder.push_line(line)).await? {
+        ReadLines::Done => Ok(builder.finish()),
+        ReadLines::Eof => Err(EnvError::Truncated { lines: builder.lines() }),
+        ReadLines::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
     }
 }
 

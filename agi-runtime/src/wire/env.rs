@@ -399,17 +399,29 @@ impl EnvBuilder {
             converted = String::from_utf8_lossy(line);
             converted.as_bytes()
         };
-        let Some((name, value)) = split_name_value(line) else { return Err(self.malformed(line)) };
-        if name.is_empty() || name.iter().any(|&b| b <= b' ' || b == 0x7f) {
-            // Blanks and control characters (ASCII whitespace is either).
-            return Err(self.malformed(line));
-        }
+        // What Asterisk writes, a clean name then ": ", is found in one scan; anything else
+        // takes the general split. Blanks and control characters (ASCII whitespace is
+        // either) are refused in a name.
+        let unclean = |b: u8| b <= b' ' || b == 0x7f;
+        let (name_end, value_start) = match line.iter().position(|&b| b == b':' || unclean(b)) {
+            Some(i) if i > 0 && line[i] == b':' && line.get(i + 1) == Some(&b' ') => (i, i + 2),
+            _ => match split_name_value(line) {
+                Some((end, start)) if end > 0 && !line[..end].iter().copied().any(unclean) => (end, start),
+                _ => return Err(self.malformed(line)),
+            },
+        };
+        let name = &line[..name_end];
         let env = &mut self.env;
         let index =
             u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
-        let name_range = append(&mut self.text, name);
-        let value_range = append(&mut self.text, value);
-        env.entries.push(Entry { name: name_range, value: value_range });
+        // The whole line is copied at once; the entry points at its name and its value.
+        let start = self.text.len() as u32;
+        self.text.extend_from_slice(line);
+        let entry = Entry {
+            name: (start, start + name_end as u32),
+            value: (start + value_start as u32, start + line.len() as u32),
+        };
+        env.entries.push(entry);
         if let Some(known) = Known::from_name(name) {
             // A repeated variable keeps its first value, as `get` documents.
             if env.known[known as usize] == ABSENT {
@@ -462,27 +474,22 @@ impl EnvBuilder {
     }
 }
 
-/// Splits on the first ": " (what Asterisk writes), falling back to the first ':'.
-fn split_name_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
+/// Where the name ends and the value starts: at the first ": " (what Asterisk writes),
+/// else at the first ':'.
+fn split_name_value(line: &[u8]) -> Option<(usize, usize)> {
     let mut first_colon = None;
     for i in memchr::memchr_iter(b':', line) {
         if line.get(i + 1) == Some(&b' ') {
-            return Some((&line[..i], &line[i + 2..]));
+            return Some((i, i + 2));
         }
         first_colon.get_or_insert(i);
     }
-    first_colon.map(|i| (&line[..i], &line[i + 1..]))
+    first_colon.map(|i| (i, i + 1))
 }
 
 /// The number of an `agi_arg_N` name.
 fn parse_u16(digits: &[u8]) -> Option<u16> {
     std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-fn append(text: &mut Vec<u8>, piece: &[u8]) -> (u32, u32) {
-    let start = text.len() as u32;
-    text.extend_from_slice(piece);
-    (start, text.len() as u32)
 }
 
 #[cfg(test)]
@@ -588,11 +595,16 @@ mod tests {
     #[test]
     fn splits_on_the_first_colon_space_else_the_first_colon() {
         let split = |line: &'static str| split_name_value(line.as_bytes());
-        assert_eq!(split("agi_accountcode: "), Some((&b"agi_accountcode"[..], &b""[..])));
-        assert_eq!(split("a:b: c"), Some((&b"a:b"[..], &b"c"[..])));
-        assert_eq!(split("a:b:c"), Some((&b"a"[..], &b"b:c"[..])));
-        assert_eq!(split("a: b: c"), Some((&b"a"[..], &b"b: c"[..])));
+        assert_eq!(split("agi_accountcode: "), Some((15, 17)));
+        assert_eq!(split("a:b: c"), Some((3, 5)));
+        assert_eq!(split("a:b:c"), Some((1, 2)));
+        assert_eq!(split("a: b: c"), Some((1, 3)));
         assert_eq!(split("no colon"), None);
+        let env = AgiEnv::parse("a:b: c\nx:y\nagi_network_script: p?q: r\n\n").unwrap();
+        assert_eq!(env.iter().collect::<Vec<_>>(), [("a:b", "c"), ("x", "y"), ("agi_network_script", "p?q: r")]);
+        assert_eq!((env.path(), env.query()), ("/p", "q: r"));
+        assert!(matches!(AgiEnv::parse("a b: c\n\n"), Err(EnvError::MalformedLine { .. })));
+        assert!(matches!(AgiEnv::parse("a\tb:c\n\n"), Err(EnvError::MalformedLine { .. })));
     }
 
     #[test]
