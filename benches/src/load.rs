@@ -193,8 +193,8 @@ pub struct RunReport {
     pub session: Histogram,
     /// Failed sessions by kind, over the whole run (warm-up included).
     pub errors: BTreeMap<&'static str, u64>,
-    /// The server's CPU time while measuring, in seconds.
-    pub server_cpu: Option<f64>,
+    /// The server's CPU time while measuring.
+    pub server_cpu: Option<procfs::CpuTime>,
     /// The server's memory before the first session.
     pub server_rest: Option<procfs::Memory>,
     /// The server's memory after the run (its `hwm_kib` is the peak).
@@ -248,9 +248,12 @@ impl RunReport {
             put(&format!("error_{kind}"), count.to_string());
         }
         if let Some(cpu) = self.server_cpu {
-            put("server_cpu_s", format!("{cpu:.3}"));
-            put("server_cpu_us_per_session", format!("{:.2}", cpu * 1e6 / self.sessions.max(1) as f64));
-            put("server_cpu_pct", format!("{:.1}", cpu * 100.0 / self.elapsed.as_secs_f64().max(1e-9)));
+            let per_session = |seconds: f64| format!("{:.2}", seconds * 1e6 / self.sessions.max(1) as f64);
+            put("server_cpu_s", format!("{:.3}", cpu.total()));
+            put("server_cpu_us_per_session", per_session(cpu.total()));
+            put("server_user_us_per_session", per_session(cpu.user));
+            put("server_system_us_per_session", per_session(cpu.system));
+            put("server_cpu_pct", format!("{:.1}", cpu.total() * 100.0 / self.elapsed.as_secs_f64().max(1e-9)));
         }
         if let Some(rest) = self.server_rest {
             put("server_rss_rest_kib", rest.rss_kib.to_string());
@@ -324,7 +327,7 @@ async fn worker(shared: Rc<Shared>, config: Rc<RunConfig>) {
 /// A reading of the server and of the generator at one instant.
 struct Snapshot {
     at: Instant,
-    server_cpu: Option<f64>,
+    server_cpu: Option<procfs::CpuTime>,
     allocs: Option<AllocStats>,
     own_cpu: f64,
 }
@@ -334,8 +337,8 @@ async fn snapshot(config: &RunConfig) -> io::Result<Snapshot> {
         (Some(pid), Some(path)) => Some(request_alloc_stats(pid, path).await?),
         _ => None,
     };
-    let server_cpu = config.pid.map(procfs::cpu_seconds).transpose()?;
-    Ok(Snapshot { at: Instant::now(), server_cpu, allocs, own_cpu: procfs::cpu_seconds(std::process::id())? })
+    let server_cpu = config.pid.map(procfs::cpu_time).transpose()?;
+    Ok(Snapshot { at: Instant::now(), server_cpu, allocs, own_cpu: procfs::cpu_time(std::process::id())?.total() })
 }
 
 /// Asks the server (by `SIGUSR1`) to write its allocation counters, and reads them.
@@ -398,7 +401,7 @@ pub async fn run(config: RunConfig) -> io::Result<RunReport> {
             }
             let mut report = shared.report.borrow_mut();
             report.elapsed = last.at - first.at;
-            report.server_cpu = first.server_cpu.zip(last.server_cpu).map(|(a, b)| b - a);
+            report.server_cpu = first.server_cpu.zip(last.server_cpu).map(|(a, b)| b.since(a));
             report.allocs = first.allocs.zip(last.allocs).map(|(a, b)| b.since(a));
             report.own_cpu = last.own_cpu - first.own_cpu;
             report.server_rest = server_rest;

@@ -2,15 +2,39 @@
 
 use std::io;
 
-/// CPU time of a process, user plus system, in seconds.
-pub fn cpu_seconds(pid: u32) -> io::Result<f64> {
+/// CPU time of a process, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CpuTime {
+    /// In user space (`utime`).
+    pub user: f64,
+    /// In the kernel on its behalf (`stime`).
+    pub system: f64,
+}
+
+impl CpuTime {
+    /// User plus system.
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
+
+    /// What was spent between `earlier` and `self`.
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime { user: self.user - earlier.user, system: self.system - earlier.system }
+    }
+}
+
+/// CPU time of a process, from `utime` and `stime` in `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> io::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name, in parentheses, may hold spaces: fields are counted after it.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| bad("stat"))?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // Fields 14 and 15 of proc(5) (utime, stime) are the 12th and 13th after the name.
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| bad("stat"));
-    Ok((ticks(11)? + ticks(12)?) as f64 / clock_ticks() as f64)
+    let seconds = |i: usize| {
+        let ticks = fields.get(i).and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| bad("stat"))?;
+        Ok::<f64, io::Error>(ticks as f64 / clock_ticks() as f64)
+    };
+    Ok(CpuTime { user: seconds(11)?, system: seconds(12)? })
 }
 
 /// Resident memory of a process, in KiB.
@@ -60,7 +84,7 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let pid = std::process::id();
-        assert!(cpu_seconds(pid).unwrap() >= 0.0);
+        assert!(cpu_time(pid).unwrap().total() >= 0.0);
         let memory = memory(pid).unwrap();
         assert!(memory.rss_kib > 0 && memory.hwm_kib >= memory.rss_kib);
     }

@@ -54,6 +54,8 @@ impl Target {
 const RUN_ROWS: &[(&str, &str, Option<Target>)] = &[
     ("sessions_per_s", "sessions/s", Some(Target::RatioAtLeast(0.97))),
     ("server_cpu_us_per_session", "server CPU per session (us)", Some(Target::RatioAtMost(1.03))),
+    ("server_user_us_per_session", "  of which user space (us)", None),
+    ("server_system_us_per_session", "  of which kernel (us)", None),
     ("server_cpu_pct", "server CPU use (% of its core)", None),
     ("round_trips_per_s", "command round trips/s", None),
     ("commands_per_session", "commands per session", None),
