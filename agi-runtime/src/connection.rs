@@ -4,20 +4,69 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 
 use crate::wire::lines::{Drained, LineBuffer, LineSpan, LineTooLong};
 
 /// What a session runs over: a TCP stream in production, an in-memory pipe in tests.
-pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {
-    /// The stream as `Any`, so that a session over TCP can use what a TCP stream offers
-    /// beyond `AsyncRead`.
-    #[doc(hidden)]
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+
+/// The stream of a session: a TCP stream held as it is (no allocation, no dynamic
+/// calls, and its readiness can be asked without reading), or any other transport.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Other(Box<dyn Transport>),
 }
 
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
+impl From<TcpStream> for Stream {
+    fn from(stream: TcpStream) -> Self {
+        Stream::Tcp(stream)
+    }
+}
+
+impl From<Box<dyn Transport>> for Stream {
+    fn from(stream: Box<dyn Transport>) -> Self {
+        Stream::Other(stream)
+    }
+}
+
+impl<T: Transport> From<Box<T>> for Stream {
+    fn from(stream: Box<T>) -> Self {
+        Stream::Other(stream)
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_shutdown(cx),
+        }
     }
 }
 
@@ -52,7 +101,7 @@ pub(crate) enum ReadLine {
 }
 
 pub(crate) struct Connection {
-    stream: Box<dyn Transport>,
+    stream: Stream,
     lines: LineBuffer,
     /// The encoded command being sent; reused so encoding allocates nothing per command.
     pub(crate) out: Vec<u8>,
@@ -67,8 +116,13 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(stream: Box<dyn Transport>) -> Connection {
-        Connection { stream, lines: LineBuffer::default(), out: Vec::with_capacity(COMMAND_CAPACITY), chunk: ENV_CHUNK }
+    pub(crate) fn new(stream: impl Into<Stream>) -> Connection {
+        Connection {
+            stream: stream.into(),
+            lines: LineBuffer::default(),
+            out: Vec::with_capacity(COMMAND_CAPACITY),
+            chunk: ENV_CHUNK,
+        }
     }
 
     /// The environment block is read: later reads ask for less, and the buffer sized
@@ -121,8 +175,7 @@ impl Connection {
     /// Reads whatever the peer has already sent, without waiting: `Ok(None)` if nothing
     /// is there, `Ok(Some(0))` at end of stream.
     pub(crate) fn read_now(&mut self) -> std::io::Result<Option<usize>> {
-        // `(*self.stream)`: the box itself is a `Transport` too, and is not a TCP stream.
-        if let Some(tcp) = (*self.stream).as_any_mut().downcast_mut::<tokio::net::TcpStream>() {
+        if let Stream::Tcp(tcp) = &mut self.stream {
             // Tokio knows whether the socket may be readable: when it is not, this makes
             // no system call and stores no waker.
             return match tcp.try_read_buf(self.lines.read_target(READ_CHUNK)) {
@@ -135,7 +188,7 @@ impl Connection {
         let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut chunk);
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut *self.stream).poll_read(&mut cx, &mut buf) {
+        match Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let filled = buf.filled();
                 self.lines.read_target(filled.len()).extend_from_slice(filled);

@@ -235,5 +235,5 @@ fn serve_tcp(
 ) -> impl Future<Output = SessionEnd> + Send + '_ {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);
-    session::run(Box::new(stream), Some(peer), app, admitted)
+    session::run(stream, Some(peer), app, admitted)
 }

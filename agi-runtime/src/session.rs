@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::call::{Call, CallLimits};
-use crate::connection::{Connection, ReadLines, Transport};
+use crate::connection::{Connection, ReadLines, Stream};
 use crate::handler::{CatchUnwind, Outcome};
 use crate::router::RouteTable;
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
@@ -71,7 +71,7 @@ pub(crate) enum SessionEnd {
 /// A plain function returning the session's future, so that its arguments are not
 /// kept a second time in every call's task.
 pub(crate) fn run(
-    stream: Box<dyn Transport>,
+    stream: impl Into<Stream>,
     peer: Option<SocketAddr>,
     app: &App,
     admitted: bool,
@@ -85,11 +85,11 @@ pub(crate) fn run(
         status = tracing::field::Empty,
     );
     // Entering a span no subscriber wants is a test of a field at each poll.
-    run_in_span(stream, peer, app, admitted, span.clone()).instrument(span)
+    run_in_span(stream.into(), peer, app, admitted, span.clone()).instrument(span)
 }
 
 async fn run_in_span(
-    stream: Box<dyn Transport>,
+    stream: Stream,
     peer: Option<SocketAddr>,
     app: &App,
     admitted: bool,
@@ -145,7 +145,7 @@ async fn run_in_span(
 ///
 /// Its own function, so that the connection and the environment, moved into the call,
 /// do not keep their own room in the session's future beside the call's.
-async fn open_call(stream: Box<dyn Transport>, config: &SessionConfig) -> Result<(Connection, AgiEnv), SessionEnd> {
+async fn open_call(stream: Stream, config: &SessionConfig) -> Result<(Connection, AgiEnv), SessionEnd> {
     let mut conn = Connection::new(stream);
     let env = match tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits)).await {
         Ok(Ok(env)) => env,
