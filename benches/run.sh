@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The benchmark of BENCHMARKS.md: agi-runtime against a hand-written tokio server.
 #
-# Builds in release mode, pins each server to one core and the load generator to the
-# other, runs the framework and the reference alternately, ROUNDS times, then holds
+# Builds in release mode (the bench-release profile: release with LTO and one codegen
+# unit, for all three programs), pins each server to one core and the load generator to
+# the other, runs the framework and the reference alternately, ROUNDS times, then holds
 # HOLD idle sessions on each, and prints the table with the targets. Exits 0 when every
-# target is met, 1 when one is missed, 2 on an error. Loopback only; about 3 minutes.
+# target is met, 1 when one is missed, 2 on an error. Loopback only; about 4 minutes
+# once built.
 #
-# Settings (environment): ROUNDS=3 SECS=8 WARMUP=2 CONCURRENCY=64 HOLD=19000
+# Settings (environment): ROUNDS=5 SECS=6 WARMUP=2 CONCURRENCY=64 HOLD=19000
 # SERVER_CPU=0 LOAD_CPU=1 PORT=4573 OUT=target/bench-results/<date>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-3}
-SECS=${SECS:-8}
+ROUNDS=${ROUNDS:-5}
+SECS=${SECS:-6}
 WARMUP=${WARMUP:-2}
 CONCURRENCY=${CONCURRENCY:-64}
 HOLD=${HOLD:-19000}
@@ -20,12 +22,12 @@ SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-4573}
 OUT=${OUT:-target/bench-results/$(date +%Y%m%d-%H%M%S)}
-BIN=target/release
+BIN=target/bench-release
 ADDR=127.0.0.1:$PORT
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
-cargo build --release --quiet -p agi-bench --bins || die "build failed"
+cargo build --profile bench-release --quiet -p agi-bench --bins || die "build failed"
 mkdir -p "$OUT"
 
 # Each side of a held session is a file descriptor in its own process.
