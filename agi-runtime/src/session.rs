@@ -4,10 +4,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::call::{Call, CallLimits};
@@ -52,7 +53,31 @@ pub(crate) struct App {
     pub(crate) table: RouteTable,
     pub(crate) config: SessionConfig,
     /// Cancelled when a graceful shutdown's grace period is over.
-    pub(crate) cut: CancellationToken,
+    pub(crate) cut: Cut,
+}
+
+/// The order to cut the calls still running, given once a graceful shutdown's grace
+/// period is over.
+///
+/// A flag a running call reads after each poll of its handler (a `CancellationToken`
+/// takes a lock twice at every poll of its future), and a `Notify` that wakes the
+/// calls, each registered once.
+#[derive(Debug, Default)]
+pub(crate) struct Cut {
+    given: AtomicBool,
+    notify: Notify,
+}
+
+impl Cut {
+    /// Cuts every call: each one ends at its next poll.
+    pub(crate) fn cancel(&self) {
+        self.given.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    fn is_given(&self) -> bool {
+        self.given.load(Ordering::Acquire)
+    }
 }
 
 /// How a session ended, for the server's shutdown report and for tests.
@@ -175,8 +200,11 @@ async fn run_handler(
     // signal after each poll of the handler starts the grace period in time, without
     // registering a waiter. (Boxed: only calls that hang up pay for the timer.)
     let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    let cut = app.cut.cancelled();
+    // Polled once, to leave this task's waker with the `Notify` (a task's waker stays
+    // valid for its life); later polls read the flag.
+    let cut = app.cut.notify.notified();
     tokio::pin!(cut);
+    let mut cut_watched = false;
     let stopped = std::future::poll_fn(|cx| {
         if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
             return Poll::Ready(Stopped::Handled(outcome));
@@ -187,7 +215,11 @@ async fn run_handler(
         {
             return Poll::Ready(Stopped::Overran);
         }
-        if cut.as_mut().poll(cx).is_ready() {
+        if !cut_watched {
+            cut_watched = true;
+            let _ = cut.as_mut().poll(cx);
+        }
+        if app.cut.is_given() {
             return Poll::Ready(Stopped::Cut);
         }
         Poll::Pending
@@ -285,5 +317,5 @@ async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, confi
 
 /// Builds the shared state of a server (or of the in-memory test harness).
 pub(crate) fn app(router: crate::Router<()>, config: SessionConfig) -> Arc<App> {
-    Arc::new(App { table: RouteTable::new(router), config, cut: CancellationToken::new() })
+    Arc::new(App { table: RouteTable::new(router), config, cut: Cut::default() })
 }

@@ -88,33 +88,35 @@ enum Known {
 const KNOWN_COUNT: usize = Known::Threadid as usize + 1;
 const ABSENT: u16 = u16::MAX;
 
+/// Every known variable and its name, in the order Asterisk sends them.
+const KNOWN: [(Known, &[u8]); KNOWN_COUNT] = [
+    (Known::Network, b"agi_network"),
+    (Known::NetworkScript, b"agi_network_script"),
+    (Known::Request, b"agi_request"),
+    (Known::Channel, b"agi_channel"),
+    (Known::Language, b"agi_language"),
+    (Known::Type, b"agi_type"),
+    (Known::Uniqueid, b"agi_uniqueid"),
+    (Known::Version, b"agi_version"),
+    (Known::Callerid, b"agi_callerid"),
+    (Known::Calleridname, b"agi_calleridname"),
+    (Known::Callingpres, b"agi_callingpres"),
+    (Known::Callingani2, b"agi_callingani2"),
+    (Known::Callington, b"agi_callington"),
+    (Known::Callingtns, b"agi_callingtns"),
+    (Known::Dnid, b"agi_dnid"),
+    (Known::Rdnis, b"agi_rdnis"),
+    (Known::Context, b"agi_context"),
+    (Known::Extension, b"agi_extension"),
+    (Known::Priority, b"agi_priority"),
+    (Known::Enhanced, b"agi_enhanced"),
+    (Known::Accountcode, b"agi_accountcode"),
+    (Known::Threadid, b"agi_threadid"),
+];
+
 impl Known {
     fn from_name(name: &[u8]) -> Option<Known> {
-        Some(match name {
-            b"agi_network" => Known::Network,
-            b"agi_network_script" => Known::NetworkScript,
-            b"agi_request" => Known::Request,
-            b"agi_channel" => Known::Channel,
-            b"agi_language" => Known::Language,
-            b"agi_type" => Known::Type,
-            b"agi_uniqueid" => Known::Uniqueid,
-            b"agi_version" => Known::Version,
-            b"agi_callerid" => Known::Callerid,
-            b"agi_calleridname" => Known::Calleridname,
-            b"agi_callingpres" => Known::Callingpres,
-            b"agi_callingani2" => Known::Callingani2,
-            b"agi_callington" => Known::Callington,
-            b"agi_callingtns" => Known::Callingtns,
-            b"agi_dnid" => Known::Dnid,
-            b"agi_rdnis" => Known::Rdnis,
-            b"agi_context" => Known::Context,
-            b"agi_extension" => Known::Extension,
-            b"agi_priority" => Known::Priority,
-            b"agi_enhanced" => Known::Enhanced,
-            b"agi_accountcode" => Known::Accountcode,
-            b"agi_threadid" => Known::Threadid,
-            _ => return None,
-        })
+        KNOWN.iter().find(|(_, known)| *known == name).map(|&(known, _)| known)
     }
 }
 
@@ -356,6 +358,9 @@ pub(crate) struct EnvBuilder {
     /// lines are copied as they are, others through a lossy conversion. It becomes the
     /// environment's text at the end, validated once rather than line by line.
     text: Vec<u8>,
+    /// The known variable expected next: Asterisk sends them in a fixed order, so one
+    /// comparison usually names the line.
+    next_known: usize,
     limits: EnvLimits,
     lines: usize,
 }
@@ -373,6 +378,7 @@ impl EnvBuilder {
             },
             // Room for a typical Asterisk 22 block, so parsing allocates once.
             text: Vec::with_capacity(640),
+            next_known: 0,
             limits,
             lines: 0,
         }
@@ -422,7 +428,12 @@ impl EnvBuilder {
             value: (start + value_start as u32, start + line.len() as u32),
         };
         env.entries.push(entry);
-        if let Some(known) = Known::from_name(name) {
+        let known = match KNOWN.get(self.next_known) {
+            Some(&(known, expected)) if expected == name => Some(known),
+            _ => Known::from_name(name),
+        };
+        if let Some(known) = known {
+            self.next_known = known as usize + 1;
             // A repeated variable keeps its first value, as `get` documents.
             if env.known[known as usize] == ABSENT {
                 env.known[known as usize] = index;
