@@ -405,17 +405,19 @@ impl EnvBuilder {
             converted = String::from_utf8_lossy(line);
             converted.as_bytes()
         };
-        // What Asterisk writes, a clean name then ": ", is found in one scan; anything else
-        // takes the general split. Blanks and control characters (ASCII whitespace is
-        // either) are refused in a name.
-        let unclean = |b: u8| b <= b' ' || b == 0x7f;
-        let (name_end, value_start) = match line.iter().position(|&b| b == b':' || unclean(b)) {
-            Some(i) if i > 0 && line[i] == b':' && line.get(i + 1) == Some(&b' ') => (i, i + 2),
-            _ => match split_name_value(line) {
-                Some((end, start)) if end > 0 && !line[..end].iter().copied().any(unclean) => (end, start),
-                _ => return Err(self.malformed(line)),
-            },
+        // What Asterisk writes, a name then ": ", is split at the first ':'; anything else
+        // takes the general split.
+        let Some((name_end, value_start)) = (match memchr::memchr(b':', line) {
+            Some(i) if line.get(i + 1) == Some(&b' ') => Some((i, i + 2)),
+            _ => split_name_value(line),
+        }) else {
+            return Err(self.malformed(line));
         };
+        // Blanks and control characters (ASCII whitespace is either) are refused in a
+        // name; checked without an early exit, which compiles to a few wide comparisons.
+        if name_end == 0 || line[..name_end].iter().fold(false, |unclean, &b| unclean | (b <= b' ') | (b == 0x7f)) {
+            return Err(self.malformed(line));
+        }
         let name = &line[..name_end];
         let env = &mut self.env;
         let index =
