@@ -113,56 +113,62 @@ pub(crate) fn run(
     run_in_span(stream.into(), peer, app, admitted, span.clone()).instrument(span)
 }
 
-async fn run_in_span(
+/// The session's future: an `async` block rather than an `async fn`, whose arguments
+/// would be stored twice in the future (as arguments, then as locals), in every call's
+/// task.
+#[allow(clippy::manual_async_fn)]
+fn run_in_span(
     stream: Stream,
     peer: Option<SocketAddr>,
     app: &App,
     admitted: bool,
     span: tracing::Span,
-) -> SessionEnd {
-    let config = &app.config;
-    // Read only by the debug line at the end: no clock read per call otherwise.
-    let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-    // Boxed, the environment phase's future is freed once the block is read; inline,
-    // the compiler lays it out beside the call's, which would enlarge every call's
-    // task, and so its memory while it waits, by about 400 bytes.
-    let mut call = match Box::pin(open_call(stream, config)).await {
-        Ok((conn, env)) => Call::new(conn, env, config.call_limits, peer),
-        Err(end) => return end,
-    };
-    span.record("uniqueid", call.env().uniqueid().unwrap_or_default());
-    span.record("channel", call.env().channel().unwrap_or_default());
+) -> impl Future<Output = SessionEnd> + Send + '_ {
+    async move {
+        let config = &app.config;
+        // Read only by the debug line at the end: no clock read per call otherwise.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        // Boxed, the environment phase's future is freed once the block is read; inline,
+        // the compiler lays it out beside the call's, which would enlarge every call's
+        // task, and so its memory while it waits, by about 400 bytes.
+        let mut call = match Box::pin(open_call(stream, config)).await {
+            Ok((conn, env)) => Call::new(conn, env, config.call_limits, peer),
+            Err(end) => return end,
+        };
+        span.record("uniqueid", call.env().uniqueid().unwrap_or_default());
+        span.record("channel", call.env().channel().unwrap_or_default());
 
-    let (status, reason, cut) = if !admitted {
-        let reason = format!("the server is at its limit of {} concurrent calls", config.max_calls);
-        tracing::warn!(path = call.env().path(), "{reason}; call refused");
-        (CallStatus::Overloaded, Some(reason), false)
-    } else {
-        match app.table.find(call.env().path()) {
-            None => {
-                let reason = format!("no route for `{}`", call.env().path());
-                tracing::info!("{reason}");
-                (CallStatus::NotFound, Some(reason), false)
+        let (status, reason, cut) = if !admitted {
+            let reason = format!("the server is at its limit of {} concurrent calls", config.max_calls);
+            tracing::warn!(path = call.env().path(), "{reason}; call refused");
+            (CallStatus::Overloaded, Some(reason), false)
+        } else {
+            match app.table.find(call.env().path()) {
+                None => {
+                    let reason = format!("no route for `{}`", call.env().path());
+                    tracing::info!("{reason}");
+                    (CallStatus::NotFound, Some(reason), false)
+                }
+                Some(matched) => {
+                    span.record("route", &*matched.entry.info.pattern);
+                    call.set_route(matched.entry.info.clone(), matched.captures);
+                    let handler = matched.entry.handler.clone();
+                    run_handler(&mut call, &*handler, app).await
+                }
             }
-            Some(matched) => {
-                span.record("route", &*matched.entry.info.pattern);
-                call.set_route(matched.entry.info.clone(), matched.captures);
-                let handler = matched.entry.handler.clone();
-                run_handler(&mut call, &*handler, app).await
-            }
+        };
+        span.record("status", status.as_str());
+        if call.is_usable() && wants_report(status, reason.is_some(), &config.status) {
+            // Boxed: most calls report nothing, and the future of a command is large; kept
+            // inline it would enlarge every call's task, and so its memory while it waits.
+            Box::pin(report(&mut call, status, reason.as_deref(), config)).await;
         }
-    };
-    span.record("status", status.as_str());
-    if call.is_usable() && wants_report(status, reason.is_some(), &config.status) {
-        // Boxed: most calls report nothing, and the future of a command is large; kept
-        // inline it would enlarge every call's task, and so its memory while it waits.
-        Box::pin(report(&mut call, status, reason.as_deref(), config)).await;
+        call.close(config.close_linger).await;
+        if let Some(started) = started {
+            tracing::debug!(elapsed = ?started.elapsed(), "call ended");
+        }
+        if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
     }
-    call.close(config.close_linger).await;
-    if let Some(started) = started {
-        tracing::debug!(elapsed = ?started.elapsed(), "call ended");
-    }
-    if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
 }
 
 /// Reads the environment block; without a usable block the connection is closed and
