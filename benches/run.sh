@@ -31,7 +31,9 @@ cargo build --profile bench-release --quiet -p agi-bench --bins || die "build fa
 mkdir -p "$OUT"
 
 # Each side of a held session is a file descriptor in its own process.
-ulimit -n "$(ulimit -Hn)"
+hard=$(ulimit -Hn)
+if [[ $hard == unlimited ]]; then hard=65536; fi
+ulimit -n "$hard"
 if (( $(ulimit -n) < HOLD + 200 )); then
     die "the open-files limit ($(ulimit -n)) is too low to hold $HOLD sessions; lower HOLD"
 fi
