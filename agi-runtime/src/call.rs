@@ -108,6 +108,8 @@ pub struct Call {
     lossy: Option<String>,
     /// A command was sent and its reply not read yet.
     in_flight: bool,
+    /// The failure marker was sent: no reply comes, Asterisk closes the session.
+    marker_sent: bool,
     limits: CallLimits,
     peer: Option<SocketAddr>,
     route: Option<Arc<RouteInfo>>,
@@ -127,7 +129,8 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
-    pub(crate) fn new(conn: Connection, env: AgiEnv, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
+    pub(crate) fn new(mut conn: Connection, env: AgiEnv, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
+        conn.environment_read();
         Call {
             conn,
             env,
@@ -137,6 +140,7 @@ impl Call {
             pending: None,
             lossy: None,
             in_flight: false,
+            marker_sent: false,
             limits,
             peer,
             route: None,
@@ -422,7 +426,9 @@ impl Call {
         let started = observe::command_started();
         let result = match timeout {
             None => self.exchange(command, send).await,
-            Some(timeout) => match tokio::time::timeout(timeout, self.exchange(command, send)).await {
+            // Boxed: inline, the timer would enlarge the future of every command, and so
+            // every handler's, also when no timeout is set (the default).
+            Some(timeout) => match Box::pin(tokio::time::timeout(timeout, self.exchange(command, send))).await {
                 Ok(result) => result,
                 Err(_) => {
                     observe::timeout(Deadline::Command);
@@ -495,7 +501,17 @@ impl Call {
 
     /// Decides what a line means for the command in flight.
     fn step(&mut self, span: LineSpan, command: &str) -> Step {
-        let text = lossy(self.conn.line(span));
+        let line = self.conn.line(span);
+        if line.starts_with(b"200 result=") && line.is_ascii() {
+            // The usual final reply, known without converting it: ASCII is UTF-8 as it is.
+            tracing::trace!(reply = %lossy(line), "receive");
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                tracing::debug!(reply = %lossy(line), "reply");
+            }
+            self.lossy = None;
+            return Step::Final;
+        }
+        let text = lossy(line);
         tracing::trace!(reply = %text, "receive");
         match classify(&text) {
             Line::Hangup => Step::Hangup,
@@ -623,14 +639,23 @@ impl Call {
     ///
     /// The bytes are fixed here; no caller text can ever reach this line.
     pub(crate) async fn send_failure_marker(&mut self) -> std::io::Result<()> {
+        self.marker_sent = true;
         self.conn.send_raw(b"failure\n").await
     }
 
-    /// Half-closes the connection and waits (up to `linger`) for Asterisk to close its
-    /// side after its final `HANGUP`, so neither side sees a reset.
+    /// Ends the connection.
+    ///
+    /// When every command sent has had its reply, nothing can be lost: the connection is
+    /// closed at once, as soon as the call is dropped. (Asterisk's final `HANGUP`, if it
+    /// crosses the close, is answered by a reset, which Asterisk takes as the end of the
+    /// session it already is: AGI-PROTOCOL.md §4.2.)
+    ///
+    /// Otherwise (the failure marker was the last line sent, or a command still waits
+    /// for its reply) it half-closes and waits, up to `linger`, for Asterisk to close its
+    /// side, so that Asterisk reads everything sent before the connection goes away.
     pub(crate) async fn close(&mut self, linger: Duration) {
         self.release_pending();
-        if self.health == Health::Disconnected {
+        if self.health == Health::Disconnected || (self.is_usable() && !self.marker_sent) {
             return;
         }
         if self.conn.shutdown().await.is_err() {
@@ -744,7 +769,7 @@ fn fresh_token() -> String {
 }
 
 fn lossy(bytes: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(bytes)
+    crate::wire::lines::lossy(bytes)
 }
 
 fn strip_lf(line: &[u8]) -> &[u8] {

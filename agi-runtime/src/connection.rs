@@ -4,16 +4,92 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 
-use crate::wire::lines::{LineBuffer, LineSpan, LineTooLong};
+use crate::wire::lines::{Drained, LineBuffer, LineSpan, LineTooLong};
 
 /// What a session runs over: a TCP stream in production, an in-memory pipe in tests.
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
-/// How many bytes one read asks for; most AGI lines are far shorter.
-const READ_CHUNK: usize = 512;
+/// The stream of a session: a TCP stream held as it is (no allocation, no dynamic
+/// calls, and its readiness can be asked without reading), or any other transport.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Other(Box<dyn Transport>),
+}
+
+impl From<TcpStream> for Stream {
+    fn from(stream: TcpStream) -> Self {
+        Stream::Tcp(stream)
+    }
+}
+
+impl From<Box<dyn Transport>> for Stream {
+    fn from(stream: Box<dyn Transport>) -> Self {
+        Stream::Other(stream)
+    }
+}
+
+impl<T: Transport> From<Box<T>> for Stream {
+    fn from(stream: Box<T>) -> Self {
+        Stream::Other(stream)
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Other(stream) => Pin::new(&mut **stream).poll_shutdown(cx),
+        }
+    }
+}
+
+/// How many bytes one read asks for once the call runs: replies are far shorter (a
+/// longer one takes more reads), and a call waiting for a reply holds this much.
+const READ_CHUNK: usize = 256;
+
+/// How many bytes one read asks for while the environment block arrives: a whole
+/// Asterisk block (about 700 bytes without arguments) fits, so it takes one read.
+const ENV_CHUNK: usize = 1024;
+
+/// The room reserved for encoded commands: most fit, so encoding allocates once a call.
+const COMMAND_CAPACITY: usize = 64;
+
+/// How [`Connection::read_lines`] ended.
+#[derive(Debug)]
+pub(crate) enum ReadLines {
+    /// The lines wanted have all been handed.
+    Done,
+    /// The peer closed the connection first.
+    Eof,
+    TooLong(LineTooLong),
+}
 
 /// What a read of one line produced.
 #[derive(Debug)]
@@ -25,10 +101,12 @@ pub(crate) enum ReadLine {
 }
 
 pub(crate) struct Connection {
-    stream: Box<dyn Transport>,
+    stream: Stream,
     lines: LineBuffer,
     /// The encoded command being sent; reused so encoding allocates nothing per command.
     pub(crate) out: Vec<u8>,
+    /// How many bytes the next read asks for.
+    chunk: usize,
 }
 
 impl std::fmt::Debug for Connection {
@@ -38,8 +116,20 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(stream: Box<dyn Transport>) -> Connection {
-        Connection { stream, lines: LineBuffer::default(), out: Vec::new() }
+    pub(crate) fn new(stream: impl Into<Stream>) -> Connection {
+        Connection {
+            stream: stream.into(),
+            lines: LineBuffer::default(),
+            out: Vec::with_capacity(COMMAND_CAPACITY),
+            chunk: ENV_CHUNK,
+        }
+    }
+
+    /// The environment block is read: later reads ask for less, and the buffer sized
+    /// for the block is given back, so a call waiting for a reply holds little memory.
+    pub(crate) fn environment_read(&mut self) {
+        self.chunk = READ_CHUNK;
+        self.lines.release_if_empty();
     }
 
     /// Reads until a whole line (at most `max` bytes) is buffered. Cancel-safe: bytes
@@ -51,8 +141,28 @@ impl Connection {
                 Ok(None) => {}
                 Err(too_long) => return Ok(ReadLine::TooLong(too_long)),
             }
-            if self.stream.read_buf(self.lines.read_target(READ_CHUNK)).await? == 0 {
+            if self.stream.read_buf(self.lines.read_target(self.chunk)).await? == 0 {
                 return Ok(ReadLine::Eof);
+            }
+        }
+    }
+
+    /// Hands each line to `push` as it arrives, reading as needed, until `push` returns
+    /// `true`. Lines already buffered are handed in one pass, without a read or an await
+    /// between them (a whole environment block usually comes in one read).
+    pub(crate) async fn read_lines<E: From<std::io::Error>>(
+        &mut self,
+        max: usize,
+        mut push: impl FnMut(&[u8]) -> Result<bool, E>,
+    ) -> Result<ReadLines, E> {
+        loop {
+            match self.lines.drain_lines(max, &mut push)? {
+                Drained::Done => return Ok(ReadLines::Done),
+                Drained::TooLong(too_long) => return Ok(ReadLines::TooLong(too_long)),
+                Drained::More => {}
+            }
+            if self.stream.read_buf(self.lines.read_target(self.chunk)).await? == 0 {
+                return Ok(ReadLines::Eof);
             }
         }
     }
@@ -65,10 +175,20 @@ impl Connection {
     /// Reads whatever the peer has already sent, without waiting: `Ok(None)` if nothing
     /// is there, `Ok(Some(0))` at end of stream.
     pub(crate) fn read_now(&mut self) -> std::io::Result<Option<usize>> {
-        let mut chunk = [0u8; READ_CHUNK];
-        let mut buf = ReadBuf::new(&mut chunk);
+        if let Stream::Tcp(tcp) = &mut self.stream {
+            // Tokio knows whether the socket may be readable: when it is not, this makes
+            // no system call and stores no waker.
+            return match tcp.try_read_buf(self.lines.read_target(READ_CHUNK)) {
+                Ok(n) => Ok(Some(n)),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        // Uninitialised: most of the time nothing is there, so nothing is written.
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut chunk);
         let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut *self.stream).poll_read(&mut cx, &mut buf) {
+        match Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let filled = buf.filled();
                 self.lines.read_target(filled.len()).extend_from_slice(filled);

@@ -43,6 +43,9 @@ pub use agi_macros::agi_route;
 pub use agi_macros::routes;
 
 #[doc(hidden)]
+#[path = "bench_support.rs"]
+pub mod __bench;
+#[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 mod admission;

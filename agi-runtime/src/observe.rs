@@ -99,8 +99,19 @@ pub(crate) fn command_started() -> CommandClock {
 
 pub(crate) fn command_finished(command: &str, clock: CommandClock) {
     #[cfg(feature = "metrics")]
-    metrics::histogram!(crate::metrics::COMMAND_DURATION, "command" => command_label(command))
-        .record(clock.started.elapsed().as_secs_f64());
+    {
+        let seconds = clock.started.elapsed().as_secs_f64();
+        match KNOWN_COMMANDS.iter().position(|known| *known == command) {
+            Some(index) => {
+                static METADATA: metrics::Metadata<'static> =
+                    metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
+                let key = metrics::Key::from_static_parts(crate::metrics::COMMAND_DURATION, &COMMAND_LABELS[index]);
+                metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA).record(seconds));
+            }
+            None => metrics::histogram!(crate::metrics::COMMAND_DURATION, "command" => command_label(command))
+                .record(seconds),
+        }
+    }
 }
 
 pub(crate) fn command_rejected(error: &CommandError) {
@@ -142,12 +153,84 @@ pub(crate) fn timeout(deadline: Deadline) {
     }
 }
 
-/// Typed commands' keywords are fixed; a raw command's first word comes from the
-/// handler, so only a plain upper-case word is used as a label (bounded cardinality).
+/// The commands this crate sends by name, with their latency labels built at compile
+/// time: recording a typed command's latency allocates nothing.
 #[cfg(feature = "metrics")]
-fn command_label(command: &str) -> String {
+macro_rules! known_commands {
+    ($($name:literal),* $(,)?) => {
+        const KNOWN_COMMANDS: &[&str] = &[$($name),*];
+        static COMMAND_LABELS: &[[metrics::Label; 1]] = &[$([metrics::Label::from_static_parts("command", $name)]),*];
+    };
+}
+
+#[cfg(feature = "metrics")]
+known_commands!(
+    "ANSWER",
+    "ASYNCAGI BREAK",
+    "CHANNEL STATUS",
+    "CONTROL STREAM FILE",
+    "DATABASE DEL",
+    "DATABASE DELTREE",
+    "DATABASE GET",
+    "DATABASE PUT",
+    "EXEC",
+    "GET DATA",
+    "GET FULL VARIABLE",
+    "GET OPTION",
+    "GET SOUNDFILE",
+    "GET VARIABLE",
+    "GOSUB",
+    "HANGUP",
+    "ISEXISTING SOUNDFILE",
+    "NOOP",
+    "PUT SOUNDFILE",
+    "RECEIVE CHAR",
+    "RECEIVE TEXT",
+    "RECORD FILE",
+    "SAY ALPHA",
+    "SAY DATE",
+    "SAY DATETIME",
+    "SAY DIGITS",
+    "SAY NUMBER",
+    "SAY PHONETIC",
+    "SAY TIME",
+    "SEND IMAGE",
+    "SEND TEXT",
+    "SET AUTOHANGUP",
+    "SET CALLERID",
+    "SET CONTEXT",
+    "SET EXTENSION",
+    "SET MUSIC",
+    "SET PRIORITY",
+    "SET VARIABLE",
+    "SPEECH ACTIVATE GRAMMAR",
+    "SPEECH CREATE",
+    "SPEECH DEACTIVATE GRAMMAR",
+    "SPEECH DESTROY",
+    "SPEECH LOAD GRAMMAR",
+    "SPEECH RECOGNIZE",
+    "SPEECH SET",
+    "SPEECH UNLOAD GRAMMAR",
+    "STREAM FILE",
+    "TDD MODE",
+    "VERBOSE",
+    "WAIT FOR DIGIT",
+);
+
+/// Typed commands' keywords are fixed and labelled without allocating; a raw command's
+/// first word comes from the handler, so only a plain upper-case word is used as a
+/// label (bounded cardinality).
+#[cfg(feature = "metrics")]
+fn command_label(command: &str) -> metrics::SharedString {
+    if let Some(known) = KNOWN_COMMANDS.iter().find(|known| **known == command) {
+        return metrics::SharedString::const_str(known);
+    }
     let plain = |word: &str| !word.is_empty() && word.len() <= 24 && word.bytes().all(|b| b.is_ascii_uppercase());
-    if command.split(' ').all(plain) && command.len() <= 48 { command.to_owned() } else { "OTHER".to_owned() }
+    if command.split(' ').all(plain) && command.len() <= 48 {
+        metrics::SharedString::from_owned(command.to_owned())
+    } else {
+        metrics::SharedString::const_str("OTHER")
+    }
 }
 
 #[cfg(all(test, feature = "metrics"))]
@@ -156,11 +239,11 @@ mod tests {
 
     #[test]
     fn raw_command_labels_stay_bounded() {
-        assert_eq!(command_label("STREAM FILE"), "STREAM FILE");
-        assert_eq!(command_label("SOME"), "SOME");
-        assert_eq!(command_label("some"), "OTHER");
-        assert_eq!(command_label("X\"Y"), "OTHER");
-        assert_eq!(command_label(&"A".repeat(25)), "OTHER");
-        assert_eq!(command_label(""), "OTHER");
+        assert_eq!(&*command_label("STREAM FILE"), "STREAM FILE");
+        assert_eq!(&*command_label("SOME"), "SOME");
+        assert_eq!(&*command_label("some"), "OTHER");
+        assert_eq!(&*command_label("X\"Y"), "OTHER");
+        assert_eq!(&*command_label(&"A".repeat(25)), "OTHER");
+        assert_eq!(&*command_label(""), "OTHER");
     }
 }

@@ -340,6 +340,12 @@ impl<T> Drop for RecordingStream<T> {
         if !matches!(self.state, State::Recording | State::Cut) {
             return;
         }
+        // A session whose every command was answered is closed at once, without a
+        // half-close: the drop is the server's close.
+        if !self.closed {
+            self.closed = true;
+            self.mark(Direction::ServerAction, SERVER_CLOSE_MARKER);
+        }
         self.flush_partials();
         let transcript = Transcript::from_events(std::mem::take(&mut self.events.events));
         if self.shared.queue.try_send(transcript).is_err() {

@@ -12,6 +12,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::admission::{Admission, AdmissionPolicy};
+use crate::connection::Stream;
 use crate::limits::{Handshake, ServerStats};
 use crate::observe::{self, Refusal};
 use crate::recording::{CallRecording, Recorder};
@@ -459,19 +460,22 @@ impl Throttle {
     }
 }
 
-async fn serve_tcp(
+/// A plain function, so that its arguments are not kept a second time in every task.
+fn serve_tcp<'a>(
     stream: TcpStream,
     peer: SocketAddr,
-    app: &App,
+    app: &'a App,
     handshake: Handshake,
     recorder: Option<&Recorder>,
-) -> SessionEnd {
+) -> impl Future<Output = SessionEnd> + Send + 'a {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);
-    match recorder {
-        Some(recorder) => session::run(Box::new(recorder.wrap(stream)), Some(peer), app, handshake).await,
-        None => session::run(Box::new(stream), Some(peer), app, handshake).await,
-    }
+    // Unrecorded calls keep the stream unboxed.
+    let stream = match recorder {
+        Some(recorder) => Stream::from(Box::new(recorder.wrap(stream))),
+        None => Stream::from(stream),
+    };
+    session::run(stream, Some(peer), app, handshake)
 }
 
 #[cfg(test)]

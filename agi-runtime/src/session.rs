@@ -1,17 +1,20 @@
 //! The life of one connection: environment, admission, routing, the handler, the
 //! status report.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument as _;
 
 use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
-use crate::connection::{Connection, ReadLine, Transport};
+use crate::connection::{Connection, ReadLines, Stream};
 use crate::handler::{CatchUnwind, Outcome};
 use crate::limits::{Handshake, Handshakes, Phase, ServerStats};
 use crate::observe::{self, Deadline, Refusal};
@@ -59,8 +62,8 @@ impl Default for SessionConfig {
 pub(crate) struct App {
     pub(crate) table: RouteTable,
     pub(crate) config: SessionConfig,
-    /// Cancelled when a graceful shutdown's grace period is over.
-    pub(crate) cut: CancellationToken,
+    /// Given when a graceful shutdown's grace period is over.
+    pub(crate) cut: Cut,
     pub(crate) admission: Option<Arc<dyn AdmissionPolicy>>,
     pub(crate) stats: ServerStats,
     pub(crate) handshakes: Arc<Handshakes>,
@@ -81,10 +84,34 @@ impl App {
             responders: Arc::new(Semaphore::new(config.max_overload_responders.min(Semaphore::MAX_PERMITS))),
             handshakes: Handshakes::new(config.max_handshakes),
             config,
-            cut: CancellationToken::new(),
+            cut: Cut::default(),
             admission,
             stats,
         })
+    }
+}
+
+/// The order to cut the calls still running, given once a graceful shutdown's grace
+/// period is over.
+///
+/// A flag a running call reads after each poll of its handler (a `CancellationToken`
+/// takes a lock twice at every poll of its future), and a `Notify` that wakes the
+/// calls, each registered once.
+#[derive(Debug, Default)]
+pub(crate) struct Cut {
+    given: AtomicBool,
+    notify: Notify,
+}
+
+impl Cut {
+    /// Cuts every call: each one ends at its next poll.
+    pub(crate) fn cancel(&self) {
+        self.given.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    fn is_given(&self) -> bool {
+        self.given.load(Ordering::Acquire)
     }
 }
 
@@ -103,12 +130,15 @@ pub(crate) enum SessionEnd {
 
 /// Runs one session from the first byte to the close. `handshake` is the slot the
 /// accept loop took for it among the connections still sending their environment.
-pub(crate) async fn run(
-    stream: Box<dyn Transport>,
+///
+/// A plain function returning the session's future, so that its arguments are not
+/// kept a second time in every call's task.
+pub(crate) fn run(
+    stream: impl Into<Stream>,
     peer: Option<SocketAddr>,
     app: &App,
     handshake: Handshake,
-) -> SessionEnd {
+) -> impl Future<Output = SessionEnd> + Send + '_ {
     let span = tracing::info_span!(
         "agi_call",
         peer = peer.map(tracing::field::display),
@@ -117,7 +147,7 @@ pub(crate) async fn run(
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    run_in_span(stream, peer, app, handshake, &span).instrument(span.clone()).await
+    run_in_span(stream.into(), peer, app, handshake, span.clone()).instrument(span)
 }
 
 /// What to do with a call whose environment has arrived.
@@ -134,87 +164,116 @@ enum Verdict<'a> {
     },
 }
 
-async fn run_in_span(
-    stream: Box<dyn Transport>,
+/// The session's future: an `async` block rather than an `async fn`, whose arguments
+/// would be stored twice in the future (as arguments, then as locals), in every call's
+/// task.
+#[allow(clippy::manual_async_fn)]
+fn run_in_span(
+    stream: Stream,
     peer: Option<SocketAddr>,
     app: &App,
     handshake: Handshake,
-    span: &tracing::Span,
-) -> SessionEnd {
-    let config = &app.config;
-    let started = Instant::now();
-    let _connection = app.stats.enter(Phase::Connection);
-    let mut conn = Connection::new(stream);
-    let env = {
-        let _handshaking = app.stats.enter(Phase::Handshake);
-        let read = tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits));
-        tokio::select! {
-            read = read => match read {
-                Ok(Ok(env)) => env,
-                Ok(Err(error)) => return refuse_environment(conn, error).await,
-                Err(_) => {
-                    observe::timeout(Deadline::Environment);
-                    return refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await;
-                }
-            },
-            () = handshake.evicted() => {
-                // The accept loop logs evictions in aggregate; one line per connection
-                // would turn a flood into a flood of logs.
-                tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
-                let _ = conn.shutdown().await;
-                return SessionEnd::NoEnvironment;
+    span: tracing::Span,
+) -> impl Future<Output = SessionEnd> + Send + '_ {
+    async move {
+        let config = &app.config;
+        // Read only by the debug lines at the end: no clock read per call otherwise.
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        let _connection = app.stats.enter(Phase::Connection);
+        // Boxed, the environment phase's future is freed once the block is read; inline,
+        // the compiler lays it out beside the call's, which would enlarge every call's
+        // task, and so its memory while it waits.
+        let mut call = match Box::pin(open_call(stream, app, handshake)).await {
+            Ok((conn, env)) => Call::new(conn, env, config.call_limits, peer),
+            Err(end) => return end,
+        };
+        span.record("uniqueid", call.env().uniqueid().unwrap_or_default());
+        span.record("channel", call.env().channel().unwrap_or_default());
+
+        let matched = app.table.find(call.env().path());
+        let route: &str = match &matched {
+            Some(matched) => {
+                let entry = matched.entry;
+                span.record("route", &*entry.info.pattern);
+                &entry.info.pattern
             }
+            None => "",
+        };
+        let verdict = admit(app, &call, peer, matched);
+
+        let (status, reason, cut) = match verdict {
+            Verdict::Refuse { status, reason, why } => {
+                observe::refused(route, why);
+                let Ok(_responder) = app.responders.clone().try_acquire_owned() else {
+                    observe::refused(route, Refusal::RespondersBusy);
+                    tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
+                    span.record("status", status.as_str());
+                    call.close(Duration::ZERO).await;
+                    return SessionEnd::Dropped;
+                };
+                let _refusing = app.stats.enter(Phase::Refusal);
+                span.record("status", status.as_str());
+                Box::pin(report(&mut call, status, Some(&reason), config)).await;
+                call.close(config.close_linger).await;
+                if let Some(started) = started {
+                    tracing::debug!(elapsed = ?started.elapsed(), "call refused");
+                }
+                return SessionEnd::Reported(status);
+            }
+            Verdict::Run { matched, permits } => {
+                let _running = app.stats.enter(Phase::Call);
+                let active = observe::call_started(route);
+                call.set_route(matched.entry.info.clone(), matched.captures);
+                let handler = matched.entry.handler.clone();
+                let outcome = run_handler(&mut call, &*handler, app).await;
+                active.completed(outcome.0);
+                drop(permits);
+                outcome
+            }
+        };
+        span.record("status", status.as_str());
+        if call.is_usable() && wants_report(status, reason.is_some(), &config.status) {
+            // Boxed: most calls report nothing, and the future of a command is large; kept
+            // inline it would enlarge every call's task, and so its memory while it waits.
+            Box::pin(report(&mut call, status, reason.as_deref(), config)).await;
+        }
+        call.close(config.close_linger).await;
+        if let Some(started) = started {
+            tracing::debug!(elapsed = ?started.elapsed(), "call ended");
+        }
+        if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
+    }
+}
+
+/// Reads the environment block within the environment timeout, in the handshake phase;
+/// without a usable block the connection is closed and the session ends.
+///
+/// Its own function, so that the connection and the environment, moved into the call,
+/// do not keep their own room in the session's future beside the call's.
+async fn open_call(stream: Stream, app: &App, handshake: Handshake) -> Result<(Connection, AgiEnv), SessionEnd> {
+    let config = &app.config;
+    let mut conn = Connection::new(stream);
+    let _handshaking = app.stats.enter(Phase::Handshake);
+    let read = tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits));
+    let env = tokio::select! {
+        read = read => match read {
+            Ok(Ok(env)) => env,
+            Ok(Err(error)) => return Err(refuse_environment(conn, error).await),
+            Err(_) => {
+                observe::timeout(Deadline::Environment);
+                return Err(refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await);
+            }
+        },
+        () = handshake.evicted() => {
+            // The accept loop logs evictions in aggregate; one line per connection
+            // would turn a flood into a flood of logs.
+            tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
+            let _ = conn.shutdown().await;
+            return Err(SessionEnd::NoEnvironment);
         }
     };
     drop(handshake);
-    span.record("uniqueid", env.uniqueid().unwrap_or_default());
-    span.record("channel", env.channel().unwrap_or_default());
-    let mut call = Call::new(conn, env, config.call_limits, peer);
-
-    let matched = app.table.find(call.env().path());
-    let route: &str = match &matched {
-        Some(matched) => {
-            let entry = matched.entry;
-            span.record("route", &*entry.info.pattern);
-            &entry.info.pattern
-        }
-        None => "",
-    };
-    let verdict = admit(app, &call, peer, matched);
-
-    let (status, reason, cut) = match verdict {
-        Verdict::Refuse { status, reason, why } => {
-            observe::refused(route, why);
-            let Ok(_responder) = app.responders.clone().try_acquire_owned() else {
-                observe::refused(route, Refusal::RespondersBusy);
-                tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
-                span.record("status", status.as_str());
-                call.close(Duration::ZERO).await;
-                return SessionEnd::Dropped;
-            };
-            let _refusing = app.stats.enter(Phase::Refusal);
-            span.record("status", status.as_str());
-            report(&mut call, status, Some(&reason), config).await;
-            call.close(config.close_linger).await;
-            tracing::debug!(elapsed = ?started.elapsed(), "call refused");
-            return SessionEnd::Reported(status);
-        }
-        Verdict::Run { matched, permits } => {
-            let _running = app.stats.enter(Phase::Call);
-            let active = observe::call_started(route);
-            call.set_route(matched.entry.info.clone(), matched.captures);
-            let handler = matched.entry.handler.clone();
-            let outcome = run_handler(&mut call, &*handler, app).await;
-            active.completed(outcome.0);
-            drop(permits);
-            outcome
-        }
-    };
-    span.record("status", status.as_str());
-    report(&mut call, status, reason.as_deref(), config).await;
-    call.close(config.close_linger).await;
-    tracing::debug!(elapsed = ?started.elapsed(), "call ended");
-    if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
+    Ok((conn, env))
 }
 
 /// Applies the admission policy, the route table and the concurrency limits, in that
@@ -252,6 +311,13 @@ fn admit<'a>(app: &App, call: &Call, peer: Option<SocketAddr>, matched: Option<M
     Verdict::Run { matched, permits: [Some(global), route] }
 }
 
+/// How the handler's run ended, besides its own outcome.
+enum Stopped {
+    Handled(Result<Outcome, String>),
+    Overran,
+    Cut,
+}
+
 /// Runs the handler, catching panics, and enforcing the post-hangup and shutdown deadlines.
 async fn run_handler(
     call: &mut Call,
@@ -260,19 +326,38 @@ async fn run_handler(
 ) -> (CallStatus, Option<String>, bool) {
     let signal = call.hangup_signal();
     let grace = app.config.hangup_grace;
-    let handled = CatchUnwind(handler.call(call, &()));
-    let overran = async {
-        match grace {
-            Some(grace) => {
-                signal.wait().await;
-                tokio::time::sleep(grace).await;
-            }
-            None => std::future::pending().await,
+    let mut handled = CatchUnwind(handler.call(call, &()));
+    // The call learns of a hangup only while the handler drives it, so a look at the
+    // signal after each poll of the handler starts the grace period in time, without
+    // registering a waiter. (Boxed: only calls that hang up pay for the timer.)
+    let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    // Polled once, to leave this task's waker with the `Notify` (a task's waker stays
+    // valid for its life); later polls read the flag.
+    let cut = app.cut.notify.notified();
+    tokio::pin!(cut);
+    let mut cut_watched = false;
+    let stopped = std::future::poll_fn(|cx| {
+        if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
+            return Poll::Ready(Stopped::Handled(outcome));
         }
-    };
-    tokio::select! {
-        biased;
-        outcome = handled => match outcome {
+        if let Some(grace) = grace
+            && signal.is_hung_up()
+            && overrun.get_or_insert_with(|| Box::pin(tokio::time::sleep(grace))).as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Stopped::Overran);
+        }
+        if !cut_watched {
+            cut_watched = true;
+            let _ = cut.as_mut().poll(cx);
+        }
+        if app.cut.is_given() {
+            return Poll::Ready(Stopped::Cut);
+        }
+        Poll::Pending
+    })
+    .await;
+    match stopped {
+        Stopped::Handled(outcome) => match outcome {
             Ok(Outcome::Success) => (CallStatus::Success, None, false),
             Ok(Outcome::HungUp) => {
                 tracing::debug!("handler ended: the caller hung up");
@@ -291,13 +376,17 @@ async fn run_handler(
                 (CallStatus::HandlerError, Some(format!("the handler panicked: {panic}")), false)
             }
         },
-        () = overran => {
+        Stopped::Overran => {
             let grace = grace.unwrap_or_default();
             observe::timeout(Deadline::HangupGrace);
             tracing::warn!(?grace, "handler still running after the hangup deadline; stopped");
-            (CallStatus::HandlerError, Some(format!("the handler did not return within {grace:?} after the hangup")), false)
+            (
+                CallStatus::HandlerError,
+                Some(format!("the handler did not return within {grace:?} after the hangup")),
+                false,
+            )
         }
-        () = app.cut.cancelled() => {
+        Stopped::Cut => {
             observe::timeout(Deadline::Shutdown);
             tracing::warn!("server shutdown deadline reached; call cut");
             (CallStatus::HandlerError, Some("the server shut down before the handler finished".to_owned()), true)
@@ -307,18 +396,10 @@ async fn run_handler(
 
 async fn read_env(conn: &mut Connection, limits: EnvLimits) -> Result<AgiEnv, EnvError> {
     let mut builder = EnvBuilder::new(limits);
-    loop {
-        match conn.read_line(limits.max_line).await? {
-            ReadLine::Line(span) => {
-                let done = builder.push_line(conn.line(span))?;
-                conn.consume(span);
-                if done {
-                    return Ok(builder.finish());
-                }
-            }
-            ReadLine::Eof => return Err(EnvError::Truncated { lines: builder.lines() }),
-            ReadLine::TooLong(too_long) => return Err(EnvError::LineTooLong { max: too_long.max }),
-        }
+    match conn.read_lines(limits.max_line, |line| builder.push_line(line)).await? {
+        ReadLines::Done => Ok(builder.finish()),
+        ReadLines::Eof => Err(EnvError::Truncated { lines: builder.lines() }),
+        ReadLines::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
     }
 }
 
@@ -334,6 +415,14 @@ async fn refuse_environment(mut conn: Connection, error: EnvError) -> SessionEnd
     }
     let _ = conn.shutdown().await;
     SessionEnd::NoEnvironment
+}
+
+/// Whether `report` has anything to send for this status.
+fn wants_report(status: CallStatus, has_reason: bool, reporting: &StatusReporting) -> bool {
+    let failed = status != CallStatus::Success;
+    ((failed || reporting.report_success) && reporting.status_variable.is_some())
+        || (failed && has_reason && reporting.reason_variable.is_some())
+        || reporting.uses_failure_marker(status)
 }
 
 /// Tells the dialplan how the call ended, if the connection still allows it.
@@ -366,7 +455,7 @@ async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, confi
 /// Runs a session over an in-memory stream (the test harness), taking its handshake
 /// slot itself.
 #[cfg(feature = "testing")]
-pub(crate) async fn run_in_memory(stream: Box<dyn Transport>, app: &App) -> SessionEnd {
+pub(crate) async fn run_in_memory(stream: Box<dyn crate::Transport>, app: &App) -> SessionEnd {
     let (handshake, _) = app.handshakes.enter();
     run(stream, None, app, handshake).await
 }

@@ -257,10 +257,20 @@ fn write_arg(buf: &mut Vec<u8>, arg: Arg<'_>) -> Result<(), (ForbiddenByte, usiz
         Arg::Text(text) => (text, false),
         Arg::Quoted(text) => (text, true),
     };
-    if let Some((position, byte)) = text.bytes().enumerate().find_map(|(i, b)| forbidden(b).map(|f| (i, f))) {
-        return Err((byte, position));
+    // One pass refuses LF, CR and NUL and notes whether the word must be quoted; most
+    // bytes are above `"` and not `\`, and need neither test.
+    let mut bare = !always_quote && !text.is_empty();
+    for (position, &b) in text.as_bytes().iter().enumerate() {
+        if b > b'"' && b != b'\\' {
+            continue;
+        }
+        if let Some(byte) = forbidden(b) {
+            return Err((byte, position));
+        }
+        bare &= !matches!(b, b' ' | b'\t' | b'"' | b'\\');
     }
-    if !always_quote && is_bare_word(text) {
+    debug_assert_eq!(bare, !always_quote && is_bare_word(text));
+    if bare {
         buf.extend_from_slice(text.as_bytes());
         return Ok(());
     }

@@ -106,33 +106,35 @@ enum Known {
 const KNOWN_COUNT: usize = Known::Threadid as usize + 1;
 const ABSENT: u16 = u16::MAX;
 
+/// Every known variable and its name, in the order Asterisk sends them.
+const KNOWN: [(Known, &[u8]); KNOWN_COUNT] = [
+    (Known::Network, b"agi_network"),
+    (Known::NetworkScript, b"agi_network_script"),
+    (Known::Request, b"agi_request"),
+    (Known::Channel, b"agi_channel"),
+    (Known::Language, b"agi_language"),
+    (Known::Type, b"agi_type"),
+    (Known::Uniqueid, b"agi_uniqueid"),
+    (Known::Version, b"agi_version"),
+    (Known::Callerid, b"agi_callerid"),
+    (Known::Calleridname, b"agi_calleridname"),
+    (Known::Callingpres, b"agi_callingpres"),
+    (Known::Callingani2, b"agi_callingani2"),
+    (Known::Callington, b"agi_callington"),
+    (Known::Callingtns, b"agi_callingtns"),
+    (Known::Dnid, b"agi_dnid"),
+    (Known::Rdnis, b"agi_rdnis"),
+    (Known::Context, b"agi_context"),
+    (Known::Extension, b"agi_extension"),
+    (Known::Priority, b"agi_priority"),
+    (Known::Enhanced, b"agi_enhanced"),
+    (Known::Accountcode, b"agi_accountcode"),
+    (Known::Threadid, b"agi_threadid"),
+];
+
 impl Known {
-    fn from_name(name: &str) -> Option<Known> {
-        Some(match name {
-            "agi_network" => Known::Network,
-            "agi_network_script" => Known::NetworkScript,
-            "agi_request" => Known::Request,
-            "agi_channel" => Known::Channel,
-            "agi_language" => Known::Language,
-            "agi_type" => Known::Type,
-            "agi_uniqueid" => Known::Uniqueid,
-            "agi_version" => Known::Version,
-            "agi_callerid" => Known::Callerid,
-            "agi_calleridname" => Known::Calleridname,
-            "agi_callingpres" => Known::Callingpres,
-            "agi_callingani2" => Known::Callingani2,
-            "agi_callington" => Known::Callington,
-            "agi_callingtns" => Known::Callingtns,
-            "agi_dnid" => Known::Dnid,
-            "agi_rdnis" => Known::Rdnis,
-            "agi_context" => Known::Context,
-            "agi_extension" => Known::Extension,
-            "agi_priority" => Known::Priority,
-            "agi_enhanced" => Known::Enhanced,
-            "agi_accountcode" => Known::Accountcode,
-            "agi_threadid" => Known::Threadid,
-            _ => return None,
-        })
+    fn from_name(name: &[u8]) -> Option<Known> {
+        KNOWN.iter().find(|(_, known)| *known == name).map(|&(known, _)| known)
     }
 }
 
@@ -203,7 +205,7 @@ impl AgiEnv {
 
     /// The value of any variable by name (the first one if a peer repeated it).
     pub fn get(&self, name: &str) -> Option<&str> {
-        match Known::from_name(name) {
+        match Known::from_name(name.as_bytes()) {
             Some(known) => self.known(known),
             None => self.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
         }
@@ -370,6 +372,13 @@ impl PartialEq for AgiEnv {
 #[derive(Debug)]
 pub(crate) struct EnvBuilder {
     env: AgiEnv,
+    /// The text of the names and values so far, valid UTF-8 by construction: ASCII
+    /// lines are copied as they are, others through a lossy conversion. It becomes the
+    /// environment's text at the end, validated once rather than line by line.
+    text: Vec<u8>,
+    /// The known variable expected next: Asterisk sends them in a fixed order, so one
+    /// comparison usually names the line.
+    next_known: usize,
     limits: EnvLimits,
     lines: usize,
 }
@@ -378,14 +387,16 @@ impl EnvBuilder {
     pub(crate) fn new(limits: EnvLimits) -> EnvBuilder {
         EnvBuilder {
             env: AgiEnv {
-                // Room for a typical Asterisk 22 block, so parsing allocates once.
-                text: String::with_capacity(640),
+                text: String::new(),
                 entries: Vec::with_capacity(24),
                 known: [ABSENT; KNOWN_COUNT],
                 args: Vec::new(),
                 path: (0, 0),
                 query: (0, 0),
             },
+            // Room for a typical Asterisk 22 block, so parsing allocates once.
+            text: Vec::with_capacity(640),
+            next_known: 0,
             limits,
             lines: 0,
         }
@@ -406,35 +417,54 @@ impl EnvBuilder {
         if self.lines > max_lines {
             return Err(EnvError::TooManyLines { max: max_lines });
         }
-        let line = String::from_utf8_lossy(line);
+        let converted;
+        let line = if line.is_ascii() {
+            line
+        } else {
+            converted = String::from_utf8_lossy(line);
+            converted.as_bytes()
+        };
         // Offsets into the text are `u32`: never let it near 4 GiB, whatever the limits.
         let max_bytes = self.limits.max_bytes.min(u32::MAX as usize / 2);
-        if self.env.text.len() + line.len() > max_bytes {
+        if self.text.len() + line.len() > max_bytes {
             return Err(EnvError::TooLarge { max: max_bytes });
         }
-        // Split on the first ": " (what Asterisk writes), falling back to the first ':'.
-        let (name, value) = match line.split_once(": ") {
-            Some(pair) => pair,
-            None => match line.split_once(':') {
-                Some(pair) => pair,
-                None => return Err(self.malformed(&line)),
-            },
+        // What Asterisk writes, a name then ": ", is split at the first ':'; anything else
+        // takes the general split.
+        let Some((name_end, value_start)) = (match memchr::memchr(b':', line) {
+            Some(i) if line.get(i + 1) == Some(&b' ') => Some((i, i + 2)),
+            _ => split_name_value(line),
+        }) else {
+            return Err(self.malformed(line));
         };
-        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-            return Err(self.malformed(&line));
+        // Blanks and control characters (ASCII whitespace is either) are refused in a
+        // name; checked without an early exit, which compiles to a few wide comparisons.
+        if name_end == 0 || line[..name_end].iter().fold(false, |unclean, &b| unclean | (b <= b' ') | (b == 0x7f)) {
+            return Err(self.malformed(line));
         }
+        let name = &line[..name_end];
         let env = &mut self.env;
         let index =
             u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
-        let name_range = append(&mut env.text, name);
-        let value_range = append(&mut env.text, value);
-        env.entries.push(Entry { name: name_range, value: value_range });
-        if let Some(known) = Known::from_name(name) {
+        // The whole line is copied at once; the entry points at its name and its value.
+        let start = self.text.len() as u32;
+        self.text.extend_from_slice(line);
+        let entry = Entry {
+            name: (start, start + name_end as u32),
+            value: (start + value_start as u32, start + line.len() as u32),
+        };
+        env.entries.push(entry);
+        let known = match KNOWN.get(self.next_known) {
+            Some(&(known, expected)) if expected == name => Some(known),
+            _ => Known::from_name(name),
+        };
+        if let Some(known) = known {
+            self.next_known = known as usize + 1;
             // A repeated variable keeps its first value, as `get` documents.
             if env.known[known as usize] == ABSENT {
                 env.known[known as usize] = index;
             }
-        } else if let Some(n) = name.strip_prefix("agi_arg_").and_then(|n| n.parse::<u16>().ok())
+        } else if let Some(n) = name.strip_prefix(b"agi_arg_").and_then(parse_u16)
             && n > 0
             && !env.args.iter().any(|&(k, _)| k == n)
         {
@@ -443,13 +473,19 @@ impl EnvBuilder {
         Ok(false)
     }
 
-    fn malformed(&self, line: &str) -> EnvError {
-        EnvError::MalformedLine { number: self.lines, text: line.chars().take(80).collect() }
+    fn malformed(&self, line: &[u8]) -> EnvError {
+        EnvError::MalformedLine { number: self.lines, text: String::from_utf8_lossy(line).chars().take(80).collect() }
     }
 
     /// Completes the block: derives the path and query of `agi_network_script`.
     pub(crate) fn finish(mut self) -> AgiEnv {
         let env = &mut self.env;
+        env.text = match String::from_utf8(std::mem::take(&mut self.text)) {
+            Ok(text) => text,
+            // Every line was ASCII or converted, so the text is UTF-8 and this is not
+            // reached; it keeps the parser free of panics.
+            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+        };
         env.args.sort_unstable_by_key(|&(n, _)| n);
         let script = match env.known[Known::NetworkScript as usize] {
             ABSENT => None,
@@ -475,10 +511,22 @@ impl EnvBuilder {
     }
 }
 
-fn append(text: &mut String, piece: &str) -> (u32, u32) {
-    let start = text.len() as u32;
-    text.push_str(piece);
-    (start, text.len() as u32)
+/// Where the name ends and the value starts: at the first ": " (what Asterisk writes),
+/// else at the first ':'.
+fn split_name_value(line: &[u8]) -> Option<(usize, usize)> {
+    let mut first_colon = None;
+    for i in memchr::memchr_iter(b':', line) {
+        if line.get(i + 1) == Some(&b' ') {
+            return Some((i, i + 2));
+        }
+        first_colon.get_or_insert(i);
+    }
+    first_colon.map(|i| (i, i + 1))
+}
+
+/// The number of an `agi_arg_N` name.
+fn parse_u16(digits: &[u8]) -> Option<u16> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -591,6 +639,21 @@ mod tests {
         builder.push_line(b"agi_calleridname: Jos\xe9").unwrap();
         assert!(builder.push_line(b"").unwrap());
         assert_eq!(builder.finish().caller_id_name(), Some("Jos\u{fffd}"));
+    }
+
+    #[test]
+    fn splits_on_the_first_colon_space_else_the_first_colon() {
+        let split = |line: &'static str| split_name_value(line.as_bytes());
+        assert_eq!(split("agi_accountcode: "), Some((15, 17)));
+        assert_eq!(split("a:b: c"), Some((3, 5)));
+        assert_eq!(split("a:b:c"), Some((1, 2)));
+        assert_eq!(split("a: b: c"), Some((1, 3)));
+        assert_eq!(split("no colon"), None);
+        let env = AgiEnv::parse("a:b: c\nx:y\nagi_network_script: p?q: r\n\n").unwrap();
+        assert_eq!(env.iter().collect::<Vec<_>>(), [("a:b", "c"), ("x", "y"), ("agi_network_script", "p?q: r")]);
+        assert_eq!((env.path(), env.query()), ("/p", "q: r"));
+        assert!(matches!(AgiEnv::parse("a b: c\n\n"), Err(EnvError::MalformedLine { .. })));
+        assert!(matches!(AgiEnv::parse("a\tb:c\n\n"), Err(EnvError::MalformedLine { .. })));
     }
 
     #[test]

@@ -1,6 +1,17 @@
 //! Splitting an incoming byte stream into LF-terminated lines, with a length cap.
 
+use std::borrow::Cow;
+
 use bytes::{Buf, BytesMut};
+
+/// The text of a line: borrowed when it is valid UTF-8 (checked with the fast
+/// validator), with each invalid sequence replaced by U+FFFD otherwise.
+pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
 
 /// A line longer than the configured cap: the peer is broken or hostile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +31,17 @@ pub(crate) struct LineBuffer {
     scanned: usize,
 }
 
+/// Where [`LineBuffer::drain_lines`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// `push` said the lines it wanted are all there.
+    Done,
+    /// Every complete line was handed; more must be read.
+    More,
+    /// A line is longer than the cap.
+    TooLong(LineTooLong),
+}
+
 /// A complete line inside the buffer: `len` bytes of text, then `terminator` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LineSpan {
@@ -30,7 +52,7 @@ pub(crate) struct LineSpan {
 impl LineBuffer {
     /// Finds the first complete line, without its LF (and without one CR before it).
     pub(crate) fn next_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
-        if let Some(offset) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+        if let Some(offset) = memchr::memchr(b'\n', &self.buf[self.scanned..]) {
             let lf = self.scanned + offset;
             self.scanned = 0;
             if lf > max {
@@ -44,6 +66,43 @@ impl LineBuffer {
             return Err(LineTooLong { max });
         }
         Ok(None)
+    }
+
+    /// Hands every complete line buffered (without its LF, and one CR before it) to
+    /// `push`, in one pass, until `push` returns `true`; the lines handed are consumed.
+    pub(crate) fn drain_lines<E>(
+        &mut self,
+        max: usize,
+        mut push: impl FnMut(&[u8]) -> Result<bool, E>,
+    ) -> Result<Drained, E> {
+        let mut start = 0;
+        let mut from = self.scanned;
+        let (drained, result) = loop {
+            let Some(offset) = memchr::memchr(b'\n', &self.buf[from..]) else {
+                let partial = self.buf.len() - start;
+                break if partial > max {
+                    (Drained::TooLong(LineTooLong { max }), Ok(()))
+                } else {
+                    (Drained::More, Ok(()))
+                };
+            };
+            let lf = from + offset;
+            if lf - start > max {
+                break (Drained::TooLong(LineTooLong { max }), Ok(()));
+            }
+            let end = if lf > start && self.buf[lf - 1] == b'\r' { lf - 1 } else { lf };
+            let pushed = push(&self.buf[start..end]);
+            start = lf + 1;
+            from = start;
+            match pushed {
+                Ok(false) => {}
+                Ok(true) => break (Drained::Done, Ok(())),
+                Err(error) => break (Drained::Done, Err(error)),
+            }
+        };
+        self.buf.advance(start);
+        self.scanned = if drained == Drained::More { self.buf.len() } else { 0 };
+        result.map(|()| drained)
     }
 
     /// The text of a line found by [`next_line`](Self::next_line).
@@ -70,6 +129,13 @@ impl LineBuffer {
         }
         self.buf.reserve(additional);
         &mut self.buf
+    }
+
+    /// Frees the buffer when nothing is pending; the next read allocates a new one.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
     }
 
     /// Takes out all pending bytes (used when a data phase reads raw lines).
@@ -116,6 +182,30 @@ mod tests {
         assert_eq!(lines(b"123456\n", 5), vec![Err(LineTooLong { max: 5 })]);
         assert_eq!(lines(b"123456", 5), vec![Err(LineTooLong { max: 5 })]);
         assert_eq!(lines(b"12345", 5), vec![]);
+    }
+
+    #[test]
+    fn drains_lines_in_one_pass_and_stops_where_asked() {
+        let mut buffer = LineBuffer::default();
+        buffer.extend(b"a: 1\r\nb: 2\n\nrest\nmore");
+        let mut seen = Vec::new();
+        let drained = buffer.drain_lines(10, |line| {
+            seen.push(line.to_vec());
+            Ok::<_, ()>(line.is_empty())
+        });
+        assert_eq!(drained, Ok(Drained::Done));
+        assert_eq!(seen, [b"a: 1".to_vec(), b"b: 2".to_vec(), b"".to_vec()]);
+        assert_eq!(buffer.pending(), b"rest\nmore");
+        let mut seen = Vec::new();
+        let drained = buffer.drain_lines(10, |line| {
+            seen.push(line.to_vec());
+            Ok::<_, ()>(false)
+        });
+        assert_eq!((drained, seen), (Ok(Drained::More), vec![b"rest".to_vec()]));
+        assert_eq!(buffer.pending(), b"more");
+        buffer.extend(b"_and_more");
+        assert_eq!(buffer.drain_lines(10, |_| Ok::<_, ()>(false)), Ok(Drained::TooLong(LineTooLong { max: 10 })));
+        assert_eq!(buffer.drain_lines(4, |_| Err::<bool, _>("stop")), Ok(Drained::TooLong(LineTooLong { max: 4 })));
     }
 
     #[test]

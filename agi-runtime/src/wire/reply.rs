@@ -92,7 +92,11 @@ impl<'a> Response<'a> {
     /// Parses the text after `200 `; `None` unless it starts with `result=`.
     pub fn parse(text: &'a str) -> Option<Response<'a>> {
         let after = text.strip_prefix("result=")?;
-        let (result, rest) = after.split_once(' ').unwrap_or((after, ""));
+        // The value is a few characters: a plain scan beats a searcher's set-up.
+        let (result, rest) = match after.bytes().position(|b| b == b' ') {
+            Some(space) => (&after[..space], &after[space + 1..]),
+            None => (after, ""),
+        };
         Some(Response { result, rest })
     }
 

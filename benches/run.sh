@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The benchmark of BENCHMARKS.md: agi-runtime against a hand-written tokio server.
+#
+# Builds in release mode (the bench-release profile: release with LTO and one codegen
+# unit, for all three programs), pins each server to one core and the load generator to
+# the other, runs the framework and the reference alternately, ROUNDS times, then holds
+# HOLD idle sessions on each, and prints the table with the targets. Exits 0 when every
+# target is met, 1 when one is missed, 2 on an error. Loopback only; about 4 minutes
+# once built.
+#
+# Settings (environment): ROUNDS=5 SECS=6 WARMUP=2 CONCURRENCY=64 HOLD=19000
+# SERVER_CPU=0 LOAD_CPU=1 PORT=4573 OUT=target/bench-results/<date>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+SECS=${SECS:-6}
+WARMUP=${WARMUP:-2}
+CONCURRENCY=${CONCURRENCY:-64}
+HOLD=${HOLD:-19000}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PORT=${PORT:-4573}
+OUT=${OUT:-target/bench-results/$(date +%Y%m%d-%H%M%S)}
+BIN=target/bench-release
+ADDR=127.0.0.1:$PORT
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+cargo build --profile bench-release --quiet -p agi-bench --bins || die "build failed"
+mkdir -p "$OUT"
+
+# Each side of a held session is a file descriptor in its own process.
+hard=$(ulimit -Hn)
+if [[ $hard == unlimited ]]; then hard=65536; fi
+ulimit -n "$hard"
+if (( $(ulimit -n) < HOLD + 200 )); then
+    die "the open-files limit ($(ulimit -n)) is too low to hold $HOLD sessions; lower HOLD"
+fi
+
+describe_machine() {
+    echo "date:        $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "cpu:         $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "kernel:      $(uname -sr)"
+    echo "rustc:       $(rustc --version)"
+    echo "commit:      $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!BENCHMARKS.md' || echo ' (with uncommitted changes)')"
+    echo "pinning:     server on cpu $SERVER_CPU, load generator on cpu $LOAD_CPU"
+    echo "load:        $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min load averages)"
+    echo "scenario:    $CONCURRENCY concurrent sessions, ${WARMUP}s warm-up, ${SECS}s measured, $ROUNDS rounds; $HOLD held sessions"
+}
+
+SERVER_PID=
+start_server() { # label, then the server's own arguments
+    local label=$1 binary=$2
+    shift 2
+    local log=$OUT/$label.log
+    : >"$log"
+    taskset -c "$SERVER_CPU" "$BIN/$binary" --listen "$ADDR" --alloc-stats "$OUT/$label.alloc" "$@" >"$log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        grep -q '^listening' "$log" && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || die "$binary did not start: $(cat "$log")"
+        sleep 0.05
+    done
+    die "$binary is not listening after 5 s"
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+trap '[[ -n $SERVER_PID ]] && kill -TERM $SERVER_PID 2>/dev/null; true' EXIT
+
+server_for() {
+    case $1 in
+        framework) echo bench-framework ;;
+        framework-status) echo "bench-framework --report-success" ;;
+        reference) echo bench-reference ;;
+    esac
+}
+
+describe_machine | tee "$OUT/machine.txt"
+echo
+
+for round in $(seq "$ROUNDS"); do
+    for label in framework reference framework-status; do
+        # shellcheck disable=SC2046
+        start_server "$label" $(server_for "$label")
+        echo "round $round: $label"
+        timeout 120 taskset -c "$LOAD_CPU" "$BIN/agi-load" run --addr "$ADDR" --concurrency "$CONCURRENCY" \
+            --warmup-secs "$WARMUP" --secs "$SECS" --pid "$SERVER_PID" --alloc-stats "$OUT/$label.alloc" \
+            --label "$label" --out "$OUT/run-$round-$label.txt" >/dev/null || die "the $label run failed"
+        stop_server
+    done
+done
+
+for label in framework reference; do
+    # shellcheck disable=SC2046
+    start_server "$label" $(server_for "$label")
+    echo "hold: $label, $HOLD sessions"
+    timeout 180 taskset -c "$LOAD_CPU" "$BIN/agi-load" hold --addr "$ADDR" --sessions "$HOLD" --pid "$SERVER_PID" \
+        --label "$label" --out "$OUT/hold-$label.txt" >/dev/null || die "the $label hold failed"
+    stop_server
+done
+
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
+echo
+status=0
+"$BIN/agi-load" table "$OUT" | tee "$OUT/table.txt" || status=$?
+echo
+echo "results in $OUT"
+exit "$status"
