@@ -141,10 +141,30 @@ impl Connection {
                 Ok(None) => {}
                 Err(too_long) => return Ok(ReadLine::TooLong(too_long)),
             }
-            if self.stream.read_buf(self.lines.read_target(self.chunk)).await? == 0 {
+            if self.fill().await? == 0 {
                 return Ok(ReadLine::Eof);
             }
         }
+    }
+
+    /// Reads more bytes into the line buffer; `Ok(0)` at end of stream.
+    ///
+    /// Over TCP with nothing pending, it waits for the socket to be readable before
+    /// reserving room: a call still waiting for its first reply (a `Dial` that rings, a
+    /// slow back end) then holds no read buffer at all.
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        if let Stream::Tcp(tcp) = &mut self.stream
+            && self.lines.pending().is_empty()
+        {
+            loop {
+                tcp.readable().await?;
+                match tcp.try_read_buf(self.lines.read_target(self.chunk)) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    read => return read,
+                }
+            }
+        }
+        self.stream.read_buf(self.lines.read_target(self.chunk)).await
     }
 
     /// Hands each line to `push` as it arrives, reading as needed, until `push` returns
@@ -161,7 +181,7 @@ impl Connection {
                 Drained::TooLong(too_long) => return Ok(ReadLines::TooLong(too_long)),
                 Drained::More => {}
             }
-            if self.stream.read_buf(self.lines.read_target(self.chunk)).await? == 0 {
+            if self.fill().await? == 0 {
                 return Ok(ReadLines::Eof);
             }
         }
@@ -177,9 +197,14 @@ impl Connection {
     pub(crate) fn read_now(&mut self) -> std::io::Result<Option<usize>> {
         if let Stream::Tcp(tcp) = &mut self.stream {
             // Tokio knows whether the socket may be readable: when it is not, this makes
-            // no system call and stores no waker.
-            return match tcp.try_read_buf(self.lines.read_target(READ_CHUNK)) {
-                Ok(n) => Ok(Some(n)),
+            // no system call and stores no waker. The bytes land on the stack first, so
+            // that a call with nothing pending keeps no read buffer.
+            let mut chunk = [0u8; READ_CHUNK];
+            return match tcp.try_read(&mut chunk) {
+                Ok(n) => {
+                    self.lines.read_target(n).extend_from_slice(&chunk[..n]);
+                    Ok(Some(n))
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
                 Err(e) => Err(e),
             };

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -262,11 +261,9 @@ impl Server {
         let recorder = recording.map(Recorder::start).map(Arc::new);
         let app = App::new(router, config, admission, stats);
         let tracker = TaskTracker::new();
-        let cut = Arc::new(AtomicUsize::new(0));
         let mut acceptor = Acceptor {
             app: app.clone(),
             tracker: tracker.clone(),
-            cut: cut.clone(),
             denied_peers: Throttle::default(),
             evictions: Throttle::default(),
             accept_errors: Throttle::default(),
@@ -331,7 +328,7 @@ impl Server {
         if let Some(recorder) = recorder.and_then(Arc::into_inner) {
             recorder.finish().await;
         }
-        let report = ShutdownReport { in_flight, cut: cut.load(Ordering::Relaxed) };
+        let report = ShutdownReport { in_flight, cut: app.cut.count() };
         tracing::info!(in_flight = report.in_flight, cut = report.cut, "shutdown complete");
         Ok(report)
     }
@@ -345,7 +342,6 @@ const LISTEN_BACKLOG: u32 = 4096;
 struct Acceptor {
     app: Arc<App>,
     tracker: TaskTracker,
-    cut: Arc<AtomicUsize>,
     denied_peers: Throttle,
     evictions: Throttle,
     accept_errors: Throttle,
@@ -374,15 +370,9 @@ impl Acceptor {
                 );
             }
         }
-        let app = self.app.clone();
-        let cut = self.cut.clone();
-        let recorder = self.recorder.clone();
-        self.tracker.spawn(async move {
-            if serve_tcp(stream, peer, &app, handshake, recorder.as_deref()).await == SessionEnd::Cut {
-                cut.fetch_add(1, Ordering::Relaxed);
-            }
-            drop(connection);
-        });
+        // The whole task is the session's future, moved in as built: a wrapper around
+        // it would keep a second copy of its state.
+        self.tracker.spawn(serve_tcp(stream, peer, self.app.clone(), handshake, self.recorder.as_deref(), connection));
     }
 
     /// Admits every connection already waiting in the listener's queue, then closes it.
@@ -461,13 +451,14 @@ impl Throttle {
 }
 
 /// A plain function, so that its arguments are not kept a second time in every task.
-fn serve_tcp<'a>(
+fn serve_tcp(
     stream: TcpStream,
     peer: SocketAddr,
-    app: &'a App,
+    app: Arc<App>,
     handshake: Handshake,
     recorder: Option<&Recorder>,
-) -> impl Future<Output = SessionEnd> + Send + 'a {
+    connection: Option<OwnedSemaphorePermit>,
+) -> impl Future<Output = SessionEnd> + Send + 'static {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);
     // Unrecorded calls keep the stream unboxed.
@@ -475,7 +466,7 @@ fn serve_tcp<'a>(
         Some(recorder) => Stream::from(Box::new(recorder.wrap(stream))),
         None => Stream::from(stream),
     };
-    session::run(stream, Some(peer), app, handshake)
+    session::run(stream, Some(peer), app, handshake, connection)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,8 @@ impl App {
 pub(crate) struct Cut {
     given: AtomicBool,
     notify: Notify,
+    /// Calls cut so far.
+    calls: AtomicUsize,
 }
 
 impl Cut {
@@ -108,6 +110,11 @@ impl Cut {
     pub(crate) fn cancel(&self) {
         self.given.store(true, Ordering::Release);
         self.notify.notify_waiters();
+    }
+
+    /// How many calls the cut ended (for the shutdown report).
+    pub(crate) fn count(&self) -> usize {
+        self.calls.load(Ordering::Acquire)
     }
 
     fn is_given(&self) -> bool {
@@ -133,12 +140,16 @@ pub(crate) enum SessionEnd {
 ///
 /// A plain function returning the session's future, so that its arguments are not
 /// kept a second time in every call's task.
+///
+/// `connection` is the accept loop's connection slot, if it took one: released with
+/// the session.
 pub(crate) fn run(
     stream: impl Into<Stream>,
     peer: Option<SocketAddr>,
-    app: &App,
+    app: Arc<App>,
     handshake: Handshake,
-) -> impl Future<Output = SessionEnd> + Send + '_ {
+    connection: Option<OwnedSemaphorePermit>,
+) -> impl Future<Output = SessionEnd> + Send + 'static {
     let span = tracing::info_span!(
         "agi_call",
         peer = peer.map(tracing::field::display),
@@ -147,8 +158,22 @@ pub(crate) fn run(
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    run_in_span(stream.into(), peer, app, handshake, span.clone()).instrument(span)
+    // Boxed, the environment phase's future is freed once the block is read; inline,
+    // the compiler lays it out beside the call's, which would enlarge every call's task,
+    // and so its memory while it waits. Made here, so that the session's future keeps
+    // neither the stream nor the handshake slot it moves into it.
+    let opening = Box::pin(open_call(stream.into(), app.clone(), handshake));
+    run_in_span(opening, peer, app, connection).instrument(span)
 }
+
+/// Records a field of the call's span: the span this future is instrumented with,
+/// looked up rather than kept, since a clone would take room in every call's task.
+fn record(field: &str, value: &str) {
+    tracing::Span::current().record(field, value);
+}
+
+/// The environment phase of a session, boxed (see [`run`]).
+type Opening = Pin<Box<dyn Future<Output = Result<(Connection, AgiEnv), SessionEnd>> + Send>>;
 
 /// What to do with a call whose environment has arrived.
 enum Verdict<'a> {
@@ -169,32 +194,30 @@ enum Verdict<'a> {
 /// task.
 #[allow(clippy::manual_async_fn)]
 fn run_in_span(
-    stream: Stream,
+    opening: Opening,
     peer: Option<SocketAddr>,
-    app: &App,
-    handshake: Handshake,
-    span: tracing::Span,
-) -> impl Future<Output = SessionEnd> + Send + '_ {
+    app: Arc<App>,
+    connection: Option<OwnedSemaphorePermit>,
+) -> impl Future<Output = SessionEnd> + Send {
     async move {
+        let _connection_slot = connection;
+        let app = &*app;
         let config = &app.config;
         // Read only by the debug lines at the end: no clock read per call otherwise.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         let _connection = app.stats.enter(Phase::Connection);
-        // Boxed, the environment phase's future is freed once the block is read; inline,
-        // the compiler lays it out beside the call's, which would enlarge every call's
-        // task, and so its memory while it waits.
-        let mut call = match Box::pin(open_call(stream, app, handshake)).await {
+        let mut call = match opening.await {
             Ok((conn, env)) => Call::new(conn, env, config.call_limits, peer),
             Err(end) => return end,
         };
-        span.record("uniqueid", call.env().uniqueid().unwrap_or_default());
-        span.record("channel", call.env().channel().unwrap_or_default());
+        record("uniqueid", call.env().uniqueid().unwrap_or_default());
+        record("channel", call.env().channel().unwrap_or_default());
 
         let matched = app.table.find(call.env().path());
         let route: &str = match &matched {
             Some(matched) => {
                 let entry = matched.entry;
-                span.record("route", &*entry.info.pattern);
+                record("route", &entry.info.pattern);
                 &entry.info.pattern
             }
             None => "",
@@ -207,12 +230,12 @@ fn run_in_span(
                 let Ok(_responder) = app.responders.clone().try_acquire_owned() else {
                     observe::refused(route, Refusal::RespondersBusy);
                     tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
-                    span.record("status", status.as_str());
+                    record("status", status.as_str());
                     call.close(Duration::ZERO).await;
                     return SessionEnd::Dropped;
                 };
                 let _refusing = app.stats.enter(Phase::Refusal);
-                span.record("status", status.as_str());
+                record("status", status.as_str());
                 Box::pin(report(&mut call, status, Some(&reason), config)).await;
                 call.close(config.close_linger).await;
                 if let Some(started) = started {
@@ -231,7 +254,7 @@ fn run_in_span(
                 outcome
             }
         };
-        span.record("status", status.as_str());
+        record("status", status.as_str());
         if call.is_usable() && wants_report(status, reason.is_some(), &config.status) {
             // Boxed: most calls report nothing, and the future of a command is large; kept
             // inline it would enlarge every call's task, and so its memory while it waits.
@@ -250,7 +273,7 @@ fn run_in_span(
 ///
 /// Its own function, so that the connection and the environment, moved into the call,
 /// do not keep their own room in the session's future beside the call's.
-async fn open_call(stream: Stream, app: &App, handshake: Handshake) -> Result<(Connection, AgiEnv), SessionEnd> {
+async fn open_call(stream: Stream, app: Arc<App>, handshake: Handshake) -> Result<(Connection, AgiEnv), SessionEnd> {
     let config = &app.config;
     let mut conn = Connection::new(stream);
     let _handshaking = app.stats.enter(Phase::Handshake);
@@ -387,6 +410,7 @@ async fn run_handler(
             )
         }
         Stopped::Cut => {
+            app.cut.calls.fetch_add(1, Ordering::AcqRel);
             observe::timeout(Deadline::Shutdown);
             tracing::warn!("server shutdown deadline reached; call cut");
             (CallStatus::HandlerError, Some("the server shut down before the handler finished".to_owned()), true)
@@ -455,7 +479,7 @@ async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, confi
 /// Runs a session over an in-memory stream (the test harness), taking its handshake
 /// slot itself.
 #[cfg(feature = "testing")]
-pub(crate) async fn run_in_memory(stream: Box<dyn crate::Transport>, app: &App) -> SessionEnd {
+pub(crate) async fn run_in_memory(stream: Box<dyn crate::Transport>, app: Arc<App>) -> SessionEnd {
     let (handshake, _) = app.handshakes.enter();
-    run(stream, None, app, handshake).await
+    run(stream, None, app, handshake, None).await
 }

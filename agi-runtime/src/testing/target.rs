@@ -63,7 +63,7 @@ impl InProcessServer {
 /// Runs one session of `app` on a new in-memory pipe and returns Asterisk's end.
 pub(crate) fn spawn_session(app: Arc<App>) -> tokio::io::DuplexStream {
     let (asterisk, server) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move { crate::session::run_in_memory(Box::new(server), &app).await });
+    tokio::spawn(crate::session::run_in_memory(Box::new(server), app));
     asterisk
 }
 

@@ -9,7 +9,8 @@ use std::fmt;
 /// bounds the memory of every connection still sending its block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnvLimits {
-    /// Longest accepted line, in bytes, without its LF.
+    /// Longest accepted line, in bytes, without its LF (at most 65,535 are ever
+    /// accepted).
     pub max_line: usize,
     /// Most accepted lines, the final empty line not counted (at most 65,534 are ever
     /// accepted).
@@ -138,12 +139,14 @@ impl Known {
     }
 }
 
-/// Byte ranges into `AgiEnv::text`, as u32 pairs to keep an idle call small (a block
-/// is capped far below 4 GiB by `EnvLimits`).
+/// One variable: its line starts at `start` in `AgiEnv::text`, its name ends and its
+/// value starts at the offsets given within the line, and its value ends where the
+/// next line starts. Eight bytes an entry keep an idle call small.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    name: (u32, u32),
-    value: (u32, u32),
+    start: u32,
+    name_end: u16,
+    value_start: u16,
 }
 
 /// The parsed environment of one AGI session.
@@ -177,6 +180,8 @@ struct Entry {
 pub struct AgiEnv {
     text: String,
     entries: Vec<Entry>,
+    /// Where the last line ends (the derived path may follow).
+    lines_end: u32,
     known: [u16; KNOWN_COUNT],
     /// `agi_arg_N` entries as (N, entry index), sorted by N.
     args: Vec<(u16, u16)>,
@@ -213,7 +218,7 @@ impl AgiEnv {
 
     /// Every variable, in the order received.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|e| (self.slice(e.name), self.slice(e.value)))
+        (0..self.entries.len()).map(|i| (self.slice(self.name_range(i)), self.slice(self.value_range(i))))
     }
 
     /// The number of variables received.
@@ -226,6 +231,17 @@ impl AgiEnv {
         self.entries.is_empty()
     }
 
+    fn name_range(&self, index: usize) -> (u32, u32) {
+        let entry = self.entries[index];
+        (entry.start, entry.start + u32::from(entry.name_end))
+    }
+
+    fn value_range(&self, index: usize) -> (u32, u32) {
+        let entry = self.entries[index];
+        let end = self.entries.get(index + 1).map_or(self.lines_end, |next| next.start);
+        (entry.start + u32::from(entry.value_start), end)
+    }
+
     fn slice(&self, (start, end): (u32, u32)) -> &str {
         &self.text[start as usize..end as usize]
     }
@@ -233,7 +249,7 @@ impl AgiEnv {
     fn known(&self, known: Known) -> Option<&str> {
         match self.known[known as usize] {
             ABSENT => None,
-            index => Some(self.slice(self.entries[index as usize].value)),
+            index => Some(self.slice(self.value_range(index as usize))),
         }
     }
 
@@ -256,14 +272,14 @@ impl AgiEnv {
 
     /// `agi_arg_1` … `agi_arg_N`, in order, empty arguments included.
     pub fn args(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.args.iter().map(|&(_, index)| self.slice(self.entries[index as usize].value))
+        self.args.iter().map(|&(_, index)| self.slice(self.value_range(index as usize)))
     }
 
     /// `agi_arg_N` (1-based, as in the dialplan).
     pub fn arg(&self, n: usize) -> Option<&str> {
         let n = u16::try_from(n).ok()?;
         let position = self.args.binary_search_by_key(&n, |&(k, _)| k).ok()?;
-        Some(self.slice(self.entries[self.args[position].1 as usize].value))
+        Some(self.slice(self.value_range(self.args[position].1 as usize)))
     }
 
     /// `agi_network`: `yes` for FastAGI.
@@ -389,6 +405,7 @@ impl EnvBuilder {
             env: AgiEnv {
                 text: String::new(),
                 entries: Vec::with_capacity(24),
+                lines_end: 0,
                 known: [ABSENT; KNOWN_COUNT],
                 args: Vec::new(),
                 path: (0, 0),
@@ -443,17 +460,17 @@ impl EnvBuilder {
             return Err(self.malformed(line));
         }
         let name = &line[..name_end];
+        // Offsets within a line are `u16`.
+        let (Ok(name_end), Ok(value_start)) = (u16::try_from(name_end), u16::try_from(value_start)) else {
+            return Err(EnvError::LineTooLong { max: usize::from(u16::MAX) });
+        };
         let env = &mut self.env;
         let index =
             u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
         // The whole line is copied at once; the entry points at its name and its value.
         let start = self.text.len() as u32;
         self.text.extend_from_slice(line);
-        let entry = Entry {
-            name: (start, start + name_end as u32),
-            value: (start + value_start as u32, start + line.len() as u32),
-        };
-        env.entries.push(entry);
+        env.entries.push(Entry { start, name_end, value_start });
         let known = match KNOWN.get(self.next_known) {
             Some(&(known, expected)) if expected == name => Some(known),
             _ => Known::from_name(name),
@@ -486,10 +503,11 @@ impl EnvBuilder {
             // reached; it keeps the parser free of panics.
             Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
         };
+        env.lines_end = env.text.len() as u32;
         env.args.sort_unstable_by_key(|&(n, _)| n);
         let script = match env.known[Known::NetworkScript as usize] {
             ABSENT => None,
-            index => Some(env.entries[index as usize].value),
+            index => Some(env.value_range(index as usize)),
         };
         let (script_start, script_end) = script.unwrap_or((0, 0));
         let script_text = &env.text[script_start as usize..script_end as usize];
