@@ -151,18 +151,14 @@ impl Connection {
     ///
     /// Over TCP with nothing pending, it waits for the socket to be readable before
     /// reserving room: a call still waiting for its first reply (a `Dial` that rings, a
-    /// slow back end) then holds no read buffer at all.
+    /// slow back end) then holds no read buffer at all. The read itself goes through
+    /// `poll_read`, which, after a short read, lets tokio forget the readiness without
+    /// a failed `recv`: the check before the next command then costs no system call.
     async fn fill(&mut self) -> std::io::Result<usize> {
         if let Stream::Tcp(tcp) = &mut self.stream
             && self.lines.pending().is_empty()
         {
-            loop {
-                tcp.readable().await?;
-                match tcp.try_read_buf(self.lines.read_target(self.chunk)) {
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    read => return read,
-                }
-            }
+            tcp.readable().await?;
         }
         self.stream.read_buf(self.lines.read_target(self.chunk)).await
     }
