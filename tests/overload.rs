@@ -96,7 +96,7 @@ async fn ten_thousand_silent_connections_do_not_keep_calls_out() {
 
     drop(connections);
     server.idle().await;
-    logs.once("too many connections without an environment block; closing the oldest");
+    logs.once("too many connections without an environment block; closing the longest waiting");
     server.shutdown().await;
 }
 

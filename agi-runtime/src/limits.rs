@@ -14,12 +14,10 @@
 //! No phase ever waits for a slot: a connection that finds its phase full is refused
 //! (or closed) at once, because a caller waiting on a queued call hears silence.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
 
 /// The concurrency cap of one route, shared by every call on it.
 #[derive(Debug, Clone)]
@@ -40,36 +38,48 @@ impl RouteLimit {
     }
 }
 
-/// The connections still sending their environment block, oldest first.
+/// The connections still sending their environment block: a ring of `max` slots.
 ///
-/// When every slot is taken, a new connection takes the slot of the oldest one, which
-/// is closed. Asterisk writes the whole block right after connecting, so the oldest
-/// connection still without a block is the one least likely to be a real call: a flood
-/// of silent connections (slowloris) then only ever closes its own connections, while
-/// real calls complete their handshake within a millisecond and run.
+/// Each connection takes the slot of its number modulo `max`. A slot still held when
+/// its turn comes again belongs to a connection that `max - 1` newer ones have since
+/// overtaken: that one is closed and the new connection takes its place. Asterisk
+/// writes the whole block right after connecting, so a connection still without a
+/// block that many connections later is the one least likely to be a real call: a
+/// flood of silent connections (slowloris) then only ever closes its own connections,
+/// while real calls complete their handshake within a millisecond and run.
+///
+/// Taking and giving back a slot is two atomic operations; only an eviction wakes
+/// anyone, and only the connection evicted.
 #[derive(Debug)]
 pub(crate) struct Handshakes {
-    max: usize,
-    waiting: Mutex<BTreeMap<u64, CancellationToken>>,
+    slots: Box<[Slot]>,
     next: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// The number of the connection holding the slot (numbers start at 1), 0 if free.
+    owner: AtomicU64,
+    /// Wakes the owner when a newer connection takes the slot.
+    evicted: Notify,
 }
 
 impl Handshakes {
     pub(crate) fn new(max: usize) -> Arc<Handshakes> {
-        Arc::new(Handshakes { max: max.max(1), waiting: Mutex::default(), next: AtomicU64::new(0) })
+        let slots = (0..max.max(1)).map(|_| Slot::default()).collect();
+        Arc::new(Handshakes { slots, next: AtomicU64::new(1) })
     }
 
-    /// Takes a slot; `true` when the oldest connection had to give up its slot.
+    /// Takes a slot; `true` when an older connection still waiting had to give it up.
     pub(crate) fn enter(self: &Arc<Self>) -> (Handshake, bool) {
-        let token = CancellationToken::new();
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let evicted = waiting.len() >= self.max;
-        if evicted && let Some((_, oldest)) = waiting.pop_first() {
-            oldest.cancel();
+        let index = (id % self.slots.len() as u64) as usize;
+        let slot = &self.slots[index];
+        let evicted = slot.owner.swap(id, Ordering::AcqRel) != 0;
+        if evicted {
+            slot.evicted.notify_waiters();
         }
-        waiting.insert(id, token.clone());
-        (Handshake { id, token, owner: self.clone() }, evicted)
+        (Handshake { id, index, owner: self.clone() }, evicted)
     }
 }
 
@@ -77,20 +87,35 @@ impl Handshakes {
 #[derive(Debug)]
 pub(crate) struct Handshake {
     id: u64,
-    token: CancellationToken,
+    index: usize,
     owner: Arc<Handshakes>,
 }
 
 impl Handshake {
+    fn slot(&self) -> &Slot {
+        &self.owner.slots[self.index]
+    }
+
     /// Completes when a newer connection took this slot.
     pub(crate) async fn evicted(&self) {
-        self.token.cancelled().await;
+        let slot = self.slot();
+        loop {
+            let notified = slot.evicted.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an eviction in between is not missed.
+            notified.as_mut().enable();
+            if slot.owner.load(Ordering::Acquire) != self.id {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
 impl Drop for Handshake {
     fn drop(&mut self) {
-        self.owner.waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.id);
+        // Frees the slot, unless a newer connection has taken it over.
+        let _ = self.slot().owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
@@ -225,7 +250,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_handshake_pool_evicts_its_oldest_member() {
+    async fn a_connection_overtaken_by_a_full_ring_is_evicted() {
         let pool = Handshakes::new(2);
         let (first, evicted) = pool.enter();
         assert!(!evicted);
@@ -233,13 +258,18 @@ mod tests {
         let (third, evicted) = pool.enter();
         assert!(evicted);
         first.evicted().await;
-        assert!(!second.token.is_cancelled());
+        let still_held = |handshake: &Handshake| handshake.slot().owner.load(Ordering::Acquire) == handshake.id;
+        assert!(!still_held(&first));
+        assert!(still_held(&second) && still_held(&third));
         drop(second);
-        let (_fourth, evicted) = pool.enter();
+        let (fourth, evicted) = pool.enter();
         assert!(!evicted, "the slot of a finished handshake is free again");
-        drop(third);
+        // The evicted connection going away leaves its successor's slot alone.
         drop(first);
-        assert_eq!(pool.waiting.lock().unwrap().len(), 1);
+        assert!(still_held(&third) && still_held(&fourth));
+        drop(third);
+        drop(fourth);
+        assert!(pool.slots.iter().all(|slot| slot.owner.load(Ordering::Acquire) == 0));
     }
 
     #[test]

@@ -142,11 +142,12 @@ impl Server {
 
     /// Most connections still sending their environment block at once (default 1,024).
     ///
-    /// When they are all taken, a new connection takes the slot of the oldest, which is
-    /// closed: Asterisk sends the whole block as soon as it connects, so the oldest
-    /// connection still silent is the least likely to be a call. Connections that say
-    /// nothing (port scanners, a slowloris attack) therefore never keep real calls out;
-    /// each is also closed after the [`env_timeout`](Server::env_timeout).
+    /// A connection still silent when `max` newer connections have arrived is closed to
+    /// give its slot to the newest: Asterisk sends the whole block as soon as it
+    /// connects, so a connection overtaken by that many others is the least likely to be
+    /// a call. Connections that say nothing (port scanners, a slowloris attack)
+    /// therefore never keep real calls out; each is also closed after the
+    /// [`env_timeout`](Server::env_timeout).
     pub fn max_handshakes(mut self, max: usize) -> Self {
         self.config.max_handshakes = max.max(1);
         self
@@ -366,7 +367,7 @@ impl Acceptor {
                 tracing::warn!(
                     max = self.app.config.max_handshakes,
                     count,
-                    "too many connections without an environment block; closing the oldest"
+                    "too many connections without an environment block; closing the longest waiting"
                 );
             }
         }
