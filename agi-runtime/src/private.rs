@@ -52,15 +52,24 @@ where
     S: Send + Sync + 'static,
     H: Handler<S> + RouteDef,
 {
-    let registered = router.__register(H::ROUTE, H::NAME, H::LOCATION, handler).and_then(|router| match H::MAX_CALLS {
-        Some(max) => router.max_calls_for(H::ROUTE, max),
-        None => Ok(router),
-    });
-    match registered {
+    match add_route(router, handler) {
         Ok(router) => router,
         // `#[agi_route]` validated the route and `routes!` rejected duplicates at compile
         // time; reaching this means the two checks disagree.
         Err(error) => panic!("{error} (checked at compile time: please report this)"),
+    }
+}
+
+/// Adds a macro-defined handler with the route and the options of its attribute.
+fn add_route<S, H>(router: Router<S>, handler: H) -> Result<Router<S>, crate::RouterError>
+where
+    S: Send + Sync + 'static,
+    H: Handler<S> + RouteDef,
+{
+    let router = router.__register(H::ROUTE, H::NAME, H::LOCATION, handler)?;
+    match H::MAX_CALLS {
+        Some(max) => router.max_calls_for(H::ROUTE, max),
+        None => Ok(router),
     }
 }
 
@@ -185,11 +194,7 @@ impl AutoRoute {
 
 #[cfg(feature = "auto-register")]
 fn add_auto_route<H: Handler<()> + RouteDef>(router: Router<()>) -> Result<Router<()>, crate::RouterError> {
-    let router = router.__register(H::ROUTE, H::NAME, H::LOCATION, H::instance())?;
-    match H::MAX_CALLS {
-        Some(max) => router.max_calls_for(H::ROUTE, max),
-        None => Ok(router),
-    }
+    add_route(router, H::instance())
 }
 
 #[cfg(feature = "auto-register")]
