@@ -658,10 +658,13 @@ impl Call {
         if self.health == Health::Disconnected || (self.is_usable() && !self.marker_sent) {
             return;
         }
-        if self.conn.shutdown().await.is_err() {
-            return;
-        }
-        let _ = tokio::time::timeout(linger, self.conn.drain_to_eof()).await;
+        // Boxed: most calls close at once, and the timer would enlarge every call's task.
+        Box::pin(async {
+            if self.conn.shutdown().await.is_ok() {
+                let _ = tokio::time::timeout(linger, self.conn.drain_to_eof()).await;
+            }
+        })
+        .await;
     }
 }
 

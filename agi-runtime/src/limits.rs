@@ -17,24 +17,99 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
+
+/// A cap on how many of something are held at once: one atomic count, so taking and
+/// giving back a slot costs two atomic operations and no lock.
+///
+/// Sessions only ever [`try_take`](Slots::try_take) (a phase that is full refuses at
+/// once); the accept loop alone waits, in [`take_owned`](Slots::take_owned), and only
+/// a release from a full set wakes it.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    max: usize,
+    taken: AtomicUsize,
+    freed: Notify,
+}
+
+impl Slots {
+    pub(crate) fn new(max: usize) -> Slots {
+        Slots { max, taken: AtomicUsize::new(0), freed: Notify::new() }
+    }
+
+    fn try_increment(&self) -> bool {
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |taken| (taken < self.max).then_some(taken + 1))
+            .is_ok()
+    }
+
+    /// A slot, or `None` when all are taken.
+    pub(crate) fn try_take(&self) -> Option<Taken<'_>> {
+        self.try_increment().then(|| Taken(self))
+    }
+
+    /// A slot that can move into a task, or `None` when all are taken.
+    pub(crate) fn try_take_owned(self: &Arc<Self>) -> Option<OwnedTaken> {
+        self.try_increment().then(|| OwnedTaken(self.clone()))
+    }
+
+    /// Waits for a slot that can move into a task.
+    pub(crate) async fn take_owned(self: &Arc<Self>) -> OwnedTaken {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before trying, so a release in between is not missed.
+            freed.as_mut().enable();
+            if let Some(taken) = self.try_take_owned() {
+                return taken;
+            }
+            freed.await;
+        }
+    }
+
+    fn release(&self) {
+        if self.taken.fetch_sub(1, Ordering::AcqRel) == self.max {
+            self.freed.notify_waiters();
+        }
+    }
+}
+
+/// A slot of [`Slots`], given back on drop.
+#[derive(Debug)]
+pub(crate) struct Taken<'a>(&'a Slots);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// A slot of [`Slots`] that owns its set, given back on drop.
+#[derive(Debug)]
+pub(crate) struct OwnedTaken(Arc<Slots>);
+
+impl Drop for OwnedTaken {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
 
 /// The concurrency cap of one route, shared by every call on it.
 #[derive(Debug, Clone)]
 pub(crate) struct RouteLimit {
     pub(crate) max: usize,
-    permits: Arc<Semaphore>,
+    slots: Arc<Slots>,
 }
 
 impl RouteLimit {
     pub(crate) fn new(max: usize) -> RouteLimit {
-        let max = max.clamp(1, Semaphore::MAX_PERMITS);
-        RouteLimit { max, permits: Arc::new(Semaphore::new(max)) }
+        let max = max.max(1);
+        RouteLimit { max, slots: Arc::new(Slots::new(max)) }
     }
 
     /// A slot on the route, or `None` when the route is at its limit.
-    pub(crate) fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
-        self.permits.clone().try_acquire_owned().ok()
+    pub(crate) fn try_enter(&self) -> Option<Taken<'_>> {
+        self.slots.try_take()
     }
 }
 
@@ -204,20 +279,20 @@ impl ServerStats {
 
     /// Counts one more connection in `phase` until the guard is dropped (also on panic
     /// or cancellation, so the counts cannot drift).
-    pub(crate) fn enter(&self, phase: Phase) -> Held {
+    pub(crate) fn enter(&self, phase: Phase) -> Held<'_> {
         self.count(phase).fetch_add(1, Ordering::AcqRel);
-        Held { stats: self.clone(), phase }
+        Held { stats: self, phase }
     }
 }
 
 /// One unit of a [`ServerStats`] count, given back on drop.
 #[derive(Debug)]
-pub(crate) struct Held {
-    stats: ServerStats,
+pub(crate) struct Held<'a> {
+    stats: &'a ServerStats,
     phase: Phase,
 }
 
-impl Drop for Held {
+impl Drop for Held<'_> {
     fn drop(&mut self) {
         let before = self.stats.count(self.phase).fetch_sub(1, Ordering::AcqRel);
         if before == 1 && matches!(self.phase, Phase::Connection) {
@@ -281,5 +356,24 @@ mod tests {
         drop(a);
         assert!(limit.try_enter().is_some());
         assert_eq!(RouteLimit::new(0).max, 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_set_of_slots_wakes_its_waiter_on_release() {
+        let slots = Arc::new(Slots::new(1));
+        let held = slots.try_take_owned().unwrap();
+        assert!(slots.try_take().is_none());
+        let waiter = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.take_owned().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(held);
+        let taken = waiter.await.unwrap();
+        assert!(slots.try_take().is_none());
+        drop(taken);
+        assert!(slots.try_take().is_some());
+        assert!(Slots::new(0).try_take().is_none());
     }
 }

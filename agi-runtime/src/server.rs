@@ -7,12 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use crate::admission::{Admission, AdmissionPolicy};
 use crate::connection::Stream;
-use crate::limits::{Handshake, ServerStats};
+use crate::limits::{Handshake, OwnedTaken, ServerStats, Slots};
 use crate::observe::{self, Refusal};
 use crate::recording::{CallRecording, Recorder};
 use crate::router::Router;
@@ -255,10 +254,9 @@ impl Server {
     {
         let Server { listener, config, shutdown_grace, admission, stats, recording, max_connections } = self;
         let max_calls = config.max_calls;
-        let max_connections = max_connections
-            .unwrap_or(config.max_calls + config.max_handshakes + config.max_overload_responders)
-            .min(Semaphore::MAX_PERMITS);
-        let connections = Arc::new(Semaphore::new(max_connections));
+        let max_connections =
+            max_connections.unwrap_or(config.max_calls + config.max_handshakes + config.max_overload_responders);
+        let connections = Arc::new(Slots::new(max_connections));
         let recorder = recording.map(Recorder::start).map(Arc::new);
         let app = App::new(router, config, admission, stats);
         let tracker = TaskTracker::new();
@@ -281,12 +279,12 @@ impl Server {
             // connection is accepted and then admitted or refused at once.
             // ... but a connection slot is: the last bound on descriptors, reached only
             // when every phase is full.
-            let permit = tokio::select! {
-                biased;
-                () = &mut signal => break,
-                permit = connections.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
+            let permit = match connections.try_take_owned() {
+                Some(permit) => permit,
+                None => tokio::select! {
+                    biased;
+                    () = &mut signal => break,
+                    permit = connections.take_owned() => permit,
                 },
             };
             let accepted = tokio::select! {
@@ -350,7 +348,7 @@ struct Acceptor {
 }
 
 impl Acceptor {
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, connection: Option<OwnedSemaphorePermit>) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, connection: Option<OwnedTaken>) {
         if let Some(policy) = &self.app.admission
             && let Admission::Deny(reason) = policy.check_peer(peer)
         {
@@ -458,7 +456,7 @@ fn serve_tcp(
     app: Arc<App>,
     handshake: Handshake,
     recorder: Option<&Recorder>,
-    connection: Option<OwnedSemaphorePermit>,
+    connection: Option<OwnedTaken>,
 ) -> impl Future<Output = SessionEnd> + Send + 'static {
     // One small line per command and a wait for the reply: never delay a write.
     let _ = stream.set_nodelay(true);

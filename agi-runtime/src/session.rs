@@ -9,14 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
 use crate::connection::{Connection, ReadLines, Stream};
 use crate::handler::{CatchUnwind, Outcome};
-use crate::limits::{Handshake, Handshakes, Phase, ServerStats};
+use crate::limits::{Handshake, Handshakes, OwnedTaken, Phase, ServerStats, Slots, Taken};
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
@@ -67,8 +67,8 @@ pub(crate) struct App {
     pub(crate) admission: Option<Arc<dyn AdmissionPolicy>>,
     pub(crate) stats: ServerStats,
     pub(crate) handshakes: Arc<Handshakes>,
-    calls: Arc<Semaphore>,
-    responders: Arc<Semaphore>,
+    calls: Slots,
+    responders: Slots,
 }
 
 impl App {
@@ -80,8 +80,8 @@ impl App {
     ) -> Arc<App> {
         Arc::new(App {
             table: RouteTable::new(router),
-            calls: Arc::new(Semaphore::new(config.max_calls.clamp(1, Semaphore::MAX_PERMITS))),
-            responders: Arc::new(Semaphore::new(config.max_overload_responders.min(Semaphore::MAX_PERMITS))),
+            calls: Slots::new(config.max_calls.max(1)),
+            responders: Slots::new(config.max_overload_responders),
             handshakes: Handshakes::new(config.max_handshakes),
             config,
             cut: Cut::default(),
@@ -148,7 +148,7 @@ pub(crate) fn run(
     peer: Option<SocketAddr>,
     app: Arc<App>,
     handshake: Handshake,
-    connection: Option<OwnedSemaphorePermit>,
+    connection: Option<OwnedTaken>,
 ) -> impl Future<Output = SessionEnd> + Send + 'static {
     let span = tracing::info_span!(
         "agi_call",
@@ -178,14 +178,13 @@ type Opening = Pin<Box<dyn Future<Output = Result<(Connection, AgiEnv), SessionE
 /// What to do with a call whose environment has arrived.
 enum Verdict<'a> {
     /// Run the handler of `matched`, holding the server's and the route's slots.
-    Run {
-        matched: Matched<'a>,
-        permits: [Option<OwnedSemaphorePermit>; 2],
-    },
+    Run { matched: Matched<'a>, permits: [Option<Taken<'a>>; 2] },
     Refuse {
         status: CallStatus,
         reason: String,
         why: Refusal,
+        /// The route that matched, if one did.
+        route: &'a str,
     },
 }
 
@@ -197,75 +196,81 @@ fn run_in_span(
     opening: Opening,
     peer: Option<SocketAddr>,
     app: Arc<App>,
-    connection: Option<OwnedSemaphorePermit>,
+    connection: Option<OwnedTaken>,
 ) -> impl Future<Output = SessionEnd> + Send {
     async move {
         let _connection_slot = connection;
         let app = &*app;
-        let config = &app.config;
         // Read only by the debug lines at the end: no clock read per call otherwise.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         let _connection = app.stats.enter(Phase::Connection);
         let mut call = match opening.await {
-            Ok((conn, env)) => Call::new(conn, env, config.call_limits, peer),
+            Ok((conn, env)) => Call::new(conn, env, app.config.call_limits, peer),
             Err(end) => return end,
         };
         record("uniqueid", call.env().uniqueid().unwrap_or_default());
         record("channel", call.env().channel().unwrap_or_default());
 
-        let matched = app.table.find(call.env().path());
-        let route: &str = match &matched {
-            Some(matched) => {
-                let entry = matched.entry;
-                record("route", &entry.info.pattern);
-                &entry.info.pattern
+        // Taken apart at once, so that none of it keeps room in the task while the
+        // handler runs.
+        let (entry, permits) = match admit(app, &call, peer) {
+            Verdict::Run { matched, permits } => {
+                call.set_route(matched.entry.info.clone(), matched.captures);
+                (matched.entry, permits)
             }
-            None => "",
-        };
-        let verdict = admit(app, &call, peer, matched);
-
-        let (status, reason, cut) = match verdict {
-            Verdict::Refuse { status, reason, why } => {
-                observe::refused(route, why);
-                let Ok(_responder) = app.responders.clone().try_acquire_owned() else {
-                    observe::refused(route, Refusal::RespondersBusy);
-                    tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
-                    record("status", status.as_str());
-                    call.close(Duration::ZERO).await;
-                    return SessionEnd::Dropped;
-                };
-                let _refusing = app.stats.enter(Phase::Refusal);
-                record("status", status.as_str());
-                Box::pin(report(&mut call, status, Some(&reason), config)).await;
-                call.close(config.close_linger).await;
+            Verdict::Refuse { status, reason, why, route } => {
+                // Boxed: refusals are rare, and their state would enlarge every call's task.
+                let end = Box::pin(refuse_call(&mut call, app, route, status, reason, why)).await;
                 if let Some(started) = started {
                     tracing::debug!(elapsed = ?started.elapsed(), "call refused");
                 }
-                return SessionEnd::Reported(status);
-            }
-            Verdict::Run { matched, permits } => {
-                let _running = app.stats.enter(Phase::Call);
-                let active = observe::call_started(route);
-                call.set_route(matched.entry.info.clone(), matched.captures);
-                let handler = matched.entry.handler.clone();
-                let outcome = run_handler(&mut call, &*handler, app).await;
-                active.completed(outcome.0);
-                drop(permits);
-                outcome
+                return end;
             }
         };
+        let (status, reason, cut) = {
+            let _running = app.stats.enter(Phase::Call);
+            let active = observe::call_started(&entry.info.pattern);
+            let outcome = run_handler(&mut call, &*entry.handler, app).await;
+            active.completed(outcome.0);
+            drop(permits);
+            outcome
+        };
         record("status", status.as_str());
-        if call.is_usable() && wants_report(status, reason.is_some(), &config.status) {
+        if call.is_usable() && wants_report(status, reason.is_some(), &app.config.status) {
             // Boxed: most calls report nothing, and the future of a command is large; kept
             // inline it would enlarge every call's task, and so its memory while it waits.
-            Box::pin(report(&mut call, status, reason.as_deref(), config)).await;
+            Box::pin(report(&mut call, status, reason.as_deref(), &app.config)).await;
         }
-        call.close(config.close_linger).await;
+        call.close(app.config.close_linger).await;
         if let Some(started) = started {
             tracing::debug!(elapsed = ?started.elapsed(), "call ended");
         }
         if cut { SessionEnd::Cut } else { SessionEnd::Reported(status) }
     }
+}
+
+/// Tells a call that will not run why (`OVERLOADED`, `NOT_FOUND`, `DENIED`), when an
+/// overload responder is free, and closes it.
+async fn refuse_call(
+    call: &mut Call,
+    app: &App,
+    route: &str,
+    status: CallStatus,
+    reason: String,
+    why: Refusal,
+) -> SessionEnd {
+    observe::refused(route, why);
+    record("status", status.as_str());
+    let Some(_responder) = app.responders.try_take() else {
+        observe::refused(route, Refusal::RespondersBusy);
+        tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
+        call.close(Duration::ZERO).await;
+        return SessionEnd::Dropped;
+    };
+    let _refusing = app.stats.enter(Phase::Refusal);
+    report(call, status, Some(&reason), &app.config).await;
+    call.close(app.config.close_linger).await;
+    SessionEnd::Reported(status)
 }
 
 /// Reads the environment block within the environment timeout, in the handshake phase;
@@ -278,60 +283,67 @@ async fn open_call(stream: Stream, app: Arc<App>, handshake: Handshake) -> Resul
     let mut conn = Connection::new(stream);
     let _handshaking = app.stats.enter(Phase::Handshake);
     let read = tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits));
-    let env = tokio::select! {
+    let error = tokio::select! {
         read = read => match read {
-            Ok(Ok(env)) => env,
-            Ok(Err(error)) => return Err(refuse_environment(conn, error).await),
+            Ok(Ok(env)) => {
+                drop(handshake);
+                return Ok((conn, env));
+            }
+            Ok(Err(error)) => Some(error),
             Err(_) => {
                 observe::timeout(Deadline::Environment);
-                return Err(refuse_environment(conn, EnvError::Timeout(config.env_timeout)).await);
+                Some(EnvError::Timeout(config.env_timeout))
             }
         },
         () = handshake.evicted() => {
             // The accept loop logs evictions in aggregate; one line per connection
             // would turn a flood into a flood of logs.
             tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
-            let _ = conn.shutdown().await;
-            return Err(SessionEnd::NoEnvironment);
+            None
         }
     };
-    drop(handshake);
-    Ok((conn, env))
+    // Boxed: only refused connections pay for the room of the closing handshake.
+    Box::pin(refuse_environment(conn, error)).await;
+    Err(SessionEnd::NoEnvironment)
 }
 
 /// Applies the admission policy, the route table and the concurrency limits, in that
 /// order; never waits.
-fn admit<'a>(app: &App, call: &Call, peer: Option<SocketAddr>, matched: Option<Matched<'a>>) -> Verdict<'a> {
+fn admit<'a>(app: &'a App, call: &Call, peer: Option<SocketAddr>) -> Verdict<'a> {
+    let matched = app.table.find(call.env().path());
+    let route = matched.as_ref().map_or("", |matched| &*matched.entry.info.pattern);
+    if !route.is_empty() {
+        record("route", route);
+    }
     if let Some(policy) = &app.admission
         && let Admission::Deny(reason) = policy.check_call(peer, call.env())
     {
         tracing::warn!(%reason, "call denied by the admission policy");
-        return Verdict::Refuse { status: CallStatus::Denied, reason: reason.into_owned(), why: Refusal::Denied };
+        let reason = reason.into_owned();
+        return Verdict::Refuse { status: CallStatus::Denied, reason, why: Refusal::Denied, route };
     }
     let Some(matched) = matched else {
         let reason = format!("no route for `{}`", call.env().path());
         tracing::info!("{reason}");
-        return Verdict::Refuse { status: CallStatus::NotFound, reason, why: Refusal::NotFound };
+        return Verdict::Refuse { status: CallStatus::NotFound, reason, why: Refusal::NotFound, route };
     };
-    let Ok(global) = app.calls.clone().try_acquire_owned() else {
+    let Some(global) = app.calls.try_take() else {
         let reason = format!("the server is at its limit of {} concurrent calls", app.config.max_calls);
         tracing::warn!("{reason}; call refused");
-        return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::Overloaded };
+        return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::Overloaded, route };
     };
-    let entry = matched.entry;
-    let route = match &entry.limit {
+    let limit = match &matched.entry.limit {
         None => None,
         Some(limit) => match limit.try_enter() {
             Some(permit) => Some(permit),
             None => {
-                let reason =
-                    format!("route `{}` is at its limit of {} concurrent calls", entry.info.pattern, limit.max);
+                let reason = format!("route `{route}` is at its limit of {} concurrent calls", limit.max);
                 tracing::warn!("{reason}; call refused");
-                return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::RouteLimit };
+                return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::RouteLimit, route };
             }
         },
     };
-    Verdict::Run { matched, permits: [Some(global), route] }
+    Verdict::Run { matched, permits: [Some(global), limit] }
 }
 
 /// How the handler's run ended, besides its own outcome.
@@ -427,18 +439,24 @@ async fn read_env(conn: &mut Connection, limits: EnvLimits) -> Result<AgiEnv, En
     }
 }
 
-async fn refuse_environment(mut conn: Connection, error: EnvError) -> SessionEnd {
+/// Closes a connection without a usable environment block: `error` says why, `None`
+/// when a newer connection took its handshake slot.
+async fn refuse_environment(mut conn: Connection, error: Option<EnvError>) {
     // Port scanners and health checks connect and say nothing: not worth more than debug.
     match &error {
-        EnvError::Truncated { lines: 0 } | EnvError::Timeout(_) => tracing::debug!(%error, "no environment block"),
-        EnvError::Truncated { .. } | EnvError::Io(_) => tracing::info!(%error, "environment block cut short"),
-        _ => {
+        None => {}
+        Some(error @ (EnvError::Truncated { lines: 0 } | EnvError::Timeout(_))) => {
+            tracing::debug!(%error, "no environment block")
+        }
+        Some(error @ (EnvError::Truncated { .. } | EnvError::Io(_))) => {
+            tracing::info!(%error, "environment block cut short")
+        }
+        Some(error) => {
             observe::protocol_error(true);
             tracing::info!(%error, "environment block refused");
         }
     }
     let _ = conn.shutdown().await;
-    SessionEnd::NoEnvironment
 }
 
 /// Whether `report` has anything to send for this status.

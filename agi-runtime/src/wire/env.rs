@@ -446,19 +446,33 @@ impl EnvBuilder {
         if self.text.len() + line.len() > max_bytes {
             return Err(EnvError::TooLarge { max: max_bytes });
         }
-        // What Asterisk writes, a name then ": ", is split at the first ':'; anything else
-        // takes the general split.
-        let Some((name_end, value_start)) = (match memchr::memchr(b':', line) {
-            Some(i) if line.get(i + 1) == Some(&b' ') => Some((i, i + 2)),
-            _ => split_name_value(line),
-        }) else {
-            return Err(self.malformed(line));
+        // Asterisk sends its variables in a fixed order: the line usually starts with the
+        // name expected next and ": ", which names it without searching the line (a known
+        // name has no ':' and no blank, so the general split would give the same).
+        let expected = KNOWN.get(self.next_known).filter(|(_, name)| {
+            line.len() >= name.len() + 2 && line.starts_with(name) && line[name.len()..].starts_with(b": ")
+        });
+        let (name_end, value_start, known) = match expected {
+            Some(&(known, name)) => (name.len(), name.len() + 2, Some(known)),
+            None => {
+                // What Asterisk writes, a name then ": ", is split at the first ':';
+                // anything else takes the general split.
+                let Some((name_end, value_start)) = (match memchr::memchr(b':', line) {
+                    Some(i) if line.get(i + 1) == Some(&b' ') => Some((i, i + 2)),
+                    _ => split_name_value(line),
+                }) else {
+                    return Err(self.malformed(line));
+                };
+                // Blanks and control characters (ASCII whitespace is either) are refused in
+                // a name; checked without an early exit, which compiles to a few wide
+                // comparisons.
+                let name = &line[..name_end];
+                if name.is_empty() || name.iter().fold(false, |unclean, &b| unclean | (b <= b' ') | (b == 0x7f)) {
+                    return Err(self.malformed(line));
+                }
+                (name_end, value_start, Known::from_name(name))
+            }
         };
-        // Blanks and control characters (ASCII whitespace is either) are refused in a
-        // name; checked without an early exit, which compiles to a few wide comparisons.
-        if name_end == 0 || line[..name_end].iter().fold(false, |unclean, &b| unclean | (b <= b' ') | (b == 0x7f)) {
-            return Err(self.malformed(line));
-        }
         let name = &line[..name_end];
         // Offsets within a line are `u16`.
         let (Ok(name_end), Ok(value_start)) = (u16::try_from(name_end), u16::try_from(value_start)) else {
@@ -471,10 +485,6 @@ impl EnvBuilder {
         let start = self.text.len() as u32;
         self.text.extend_from_slice(line);
         env.entries.push(Entry { start, name_end, value_start });
-        let known = match KNOWN.get(self.next_known) {
-            Some(&(known, expected)) if expected == name => Some(known),
-            _ => Known::from_name(name),
-        };
         if let Some(known) = known {
             self.next_known = known as usize + 1;
             // A repeated variable keeps its first value, as `get` documents.
