@@ -568,13 +568,15 @@ impl Call {
     }
 
     fn response(&self, command: &str) -> AgiResult<Response<'_>> {
+        // Without a converted copy, the reply in the buffer was found to be UTF-8 when
+        // it was read (`step`): it is not checked again.
         let text = match (&self.lossy, self.pending) {
-            (Some(text), _) => text.as_str(),
-            (None, Some(span)) => std::str::from_utf8(self.conn.line(span)).unwrap_or_default(),
-            (None, None) => "",
+            (Some(text), _) => text.as_bytes(),
+            (None, Some(span)) => self.conn.line(span),
+            (None, None) => b"",
         };
-        text.strip_prefix("200 ")
-            .and_then(Response::parse)
+        text.strip_prefix(b"200 ")
+            .and_then(Response::parse_checked)
             .ok_or_else(|| AgiError::Protocol(format!("no reply to `{command}` is available")))
     }
 

@@ -82,37 +82,74 @@ pub(crate) fn ends_usage_block(line: &str) -> bool {
 /// assert_eq!(r.tag(), Some("dtmf"));
 /// assert_eq!(r.attribute("endpos"), Some("6218"));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Response<'a> {
-    result: &'a str,
-    rest: &'a str,
+    // Valid UTF-8 (a reply is checked before it is parsed), kept as bytes so that only
+    // the parts a command reads are converted: most read no more than the result code.
+    result: &'a [u8],
+    rest: &'a [u8],
+}
+
+impl std::fmt::Debug for Response<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response").field("result", &self.result()).field("rest", &self.rest()).finish()
+    }
+}
+
+/// Text known to be UTF-8: a part of a reply that was checked whole, cut at ASCII bytes.
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
 }
 
 impl<'a> Response<'a> {
     /// Parses the text after `200 `; `None` unless it starts with `result=`.
     pub fn parse(text: &'a str) -> Option<Response<'a>> {
-        let after = text.strip_prefix("result=")?;
+        Response::parse_checked(text.as_bytes())
+    }
+
+    /// [`parse`](Response::parse) for bytes the caller has checked to be UTF-8.
+    pub(crate) fn parse_checked(text: &'a [u8]) -> Option<Response<'a>> {
+        let after = text.strip_prefix(b"result=")?;
         // The value is a few characters: a plain scan beats a searcher's set-up.
-        let (result, rest) = match after.bytes().position(|b| b == b' ') {
+        let (result, rest) = match after.iter().position(|&b| b == b' ') {
             Some(space) => (&after[..space], &after[space + 1..]),
-            None => (after, ""),
+            None => (after, &b""[..]),
         };
         Some(Response { result, rest })
     }
 
     /// The text of `result=`: usually an integer, digits for `GET DATA`, possibly empty.
     pub fn result(&self) -> &'a str {
-        self.result
+        text(self.result)
     }
 
     /// The result as an integer, if it is one.
     pub fn result_code(&self) -> Option<i64> {
-        self.result.parse().ok()
+        // What `str::parse::<i64>` accepts, without converting the text first.
+        let (negative, digits) = match self.result {
+            [b'-', digits @ ..] => (true, digits),
+            [b'+', digits @ ..] => (false, digits),
+            digits => (false, digits),
+        };
+        if digits.is_empty() {
+            return None;
+        }
+        let mut value: i64 = 0;
+        for &byte in digits {
+            let digit = i64::from(byte.wrapping_sub(b'0'));
+            if digit > 9 {
+                return None;
+            }
+            // Accumulated with its sign, so that `i64::MIN` parses too.
+            value = value.checked_mul(10)?;
+            value = if negative { value.checked_sub(digit)? } else { value.checked_add(digit)? };
+        }
+        Some(value)
     }
 
     /// Everything after the result value, e.g. `(timeout) endpos=0` or `Gosub complete`.
     pub fn rest(&self) -> &'a str {
-        self.rest
+        text(self.rest)
     }
 
     /// A payload in parentheses: from the first `(` to the **last** `)` of the line.
@@ -120,24 +157,25 @@ impl<'a> Response<'a> {
     /// Values (`GET VARIABLE`, `DATABASE GET`, …) are not escaped by Asterisk and may
     /// themselves contain parentheses, so the last `)` is the only safe end.
     pub fn payload(&self) -> Option<&'a str> {
-        let inner = self.rest.strip_prefix('(')?;
-        let end = inner.rfind(')')?;
-        Some(&inner[..end])
+        let inner = self.rest.strip_prefix(b"(")?;
+        let end = memchr::memrchr(b')', inner)?;
+        Some(text(&inner[..end]))
     }
 
     /// A reason tag in parentheses, up to the **first** `)`: `timeout`, `dtmf`,
     /// `hangup`, `speech`, … (tags never contain `)`).
     pub fn tag(&self) -> Option<&'a str> {
-        let inner = self.rest.strip_prefix('(')?;
-        let end = inner.find(')')?;
-        Some(&inner[..end])
+        let inner = self.rest.strip_prefix(b"(")?;
+        let end = inner.iter().position(|&b| b == b')')?;
+        Some(text(&inner[..end]))
     }
 
     /// The text after the tag (or the whole rest when there is none), trimmed.
     pub fn after_tag(&self) -> &'a str {
-        match self.rest.strip_prefix('(').and_then(|inner| inner.find(')').map(|end| &inner[end + 1..])) {
-            Some(after) => after.trim_start(),
-            None => self.rest,
+        let inner = self.rest.strip_prefix(b"(");
+        match inner.and_then(|inner| inner.iter().position(|&b| b == b')').map(|end| &inner[end + 1..])) {
+            Some(after) => text(after).trim_start(),
+            None => self.rest(),
         }
     }
 
@@ -185,6 +223,34 @@ mod tests {
         // Found by the `replies` fuzz target: a multi-byte character right after the code.
         assert_eq!(classify("222\u{fffd}\u{fffd}"), Line::Malformed);
         assert_eq!(classify("200é result=1"), Line::Malformed);
+    }
+
+    #[test]
+    fn result_codes_parse_as_integers_do() {
+        let texts = [
+            "0",
+            "1",
+            "-1",
+            "+7",
+            "-0",
+            "35",
+            "",
+            "-",
+            "+",
+            "1a",
+            "0x1",
+            "٣",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "00012",
+        ];
+        for text in texts {
+            let line = format!("result={text}");
+            let response = Response::parse(&line).unwrap();
+            assert_eq!(response.result_code(), text.parse::<i64>().ok(), "{text:?}");
+        }
     }
 
     #[test]
