@@ -240,9 +240,8 @@ impl Connection {
     /// Reads and discards until end of stream (the trailing `HANGUP` after we close).
     pub(crate) async fn drain_to_eof(&mut self) -> std::io::Result<()> {
         loop {
-            let target = self.lines.read_target(READ_CHUNK);
-            target.clear();
-            if self.stream.read_buf(target).await? == 0 {
+            self.lines.clear();
+            if self.stream.read_buf(self.lines.read_target(READ_CHUNK)).await? == 0 {
                 return Ok(());
             }
         }

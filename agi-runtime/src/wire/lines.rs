@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use bytes::{Buf, BytesMut};
-
 /// The text of a line: borrowed when it is valid UTF-8 (checked with the fast
 /// validator), with each invalid sequence replaced by U+FFFD otherwise.
 pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
@@ -24,10 +22,16 @@ pub(crate) struct LineTooLong {
 /// Lines are handed out as borrowed slices of the buffer (no copy); the caller
 /// consumes a line once it is done with it. The buffer starts empty and grows only
 /// to hold one line plus one read, so an idle call costs little memory.
+///
+/// A plain vector and the offset of its first unconsumed byte: consuming the last
+/// line empties it in place, so the next read lands at its start without moving
+/// anything (the usual case: one reply, read whole, then consumed).
 #[derive(Debug, Default)]
 pub(crate) struct LineBuffer {
-    buf: BytesMut,
-    /// Bytes at the front already searched for an LF (so long lines are scanned once).
+    buf: Vec<u8>,
+    /// Where the unconsumed bytes start.
+    start: usize,
+    /// Bytes after `start` already searched for an LF (so long lines are scanned once).
     scanned: usize,
 }
 
@@ -52,17 +56,18 @@ pub(crate) struct LineSpan {
 impl LineBuffer {
     /// Finds the first complete line, without its LF (and without one CR before it).
     pub(crate) fn next_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
-        if let Some(offset) = memchr::memchr(b'\n', &self.buf[self.scanned..]) {
+        let pending = &self.buf[self.start..];
+        if let Some(offset) = memchr::memchr(b'\n', &pending[self.scanned..]) {
             let lf = self.scanned + offset;
             self.scanned = 0;
             if lf > max {
                 return Err(LineTooLong { max });
             }
-            let (len, terminator) = if lf > 0 && self.buf[lf - 1] == b'\r' { (lf - 1, 2) } else { (lf, 1) };
+            let (len, terminator) = if lf > 0 && pending[lf - 1] == b'\r' { (lf - 1, 2) } else { (lf, 1) };
             return Ok(Some(LineSpan { len, terminator }));
         }
-        self.scanned = self.buf.len();
-        if self.buf.len() > max {
+        self.scanned = pending.len();
+        if pending.len() > max {
             return Err(LineTooLong { max });
         }
         Ok(None)
@@ -75,11 +80,12 @@ impl LineBuffer {
         max: usize,
         mut push: impl FnMut(&[u8]) -> Result<bool, E>,
     ) -> Result<Drained, E> {
+        let pending = &self.buf[self.start..];
         let mut start = 0;
         let mut from = self.scanned;
         let (drained, result) = loop {
-            let Some(offset) = memchr::memchr(b'\n', &self.buf[from..]) else {
-                let partial = self.buf.len() - start;
+            let Some(offset) = memchr::memchr(b'\n', &pending[from..]) else {
+                let partial = pending.len() - start;
                 break if partial > max {
                     (Drained::TooLong(LineTooLong { max }), Ok(()))
                 } else {
@@ -90,8 +96,8 @@ impl LineBuffer {
             if lf - start > max {
                 break (Drained::TooLong(LineTooLong { max }), Ok(()));
             }
-            let end = if lf > start && self.buf[lf - 1] == b'\r' { lf - 1 } else { lf };
-            let pushed = push(&self.buf[start..end]);
+            let end = if lf > start && pending[lf - 1] == b'\r' { lf - 1 } else { lf };
+            let pushed = push(&pending[start..end]);
             start = lf + 1;
             from = start;
             match pushed {
@@ -100,32 +106,54 @@ impl LineBuffer {
                 Err(error) => break (Drained::Done, Err(error)),
             }
         };
-        self.buf.advance(start);
-        self.scanned = if drained == Drained::More { self.buf.len() } else { 0 };
+        self.advance(start);
+        self.scanned = if drained == Drained::More { self.buf.len() - self.start } else { 0 };
         result.map(|()| drained)
     }
 
     /// The text of a line found by [`next_line`](Self::next_line).
     pub(crate) fn line(&self, span: LineSpan) -> &[u8] {
-        &self.buf[..span.len]
+        &self.buf[self.start..self.start + span.len]
     }
 
     /// Drops a line found by [`next_line`](Self::next_line) from the front.
     pub(crate) fn consume(&mut self, span: LineSpan) {
-        self.buf.advance(span.len + span.terminator);
+        self.advance(span.len + span.terminator);
         self.scanned = 0;
+    }
+
+    fn advance(&mut self, count: usize) {
+        self.start += count;
+        if self.start >= self.buf.len() {
+            // Empty: the next read starts at the front again.
+            self.buf.clear();
+            self.start = 0;
+        }
     }
 
     /// Bytes received but not yet consumed.
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.start..]
     }
 
-    /// The buffer to read more bytes into, with room for at least `additional` more.
-    pub(crate) fn read_target(&mut self, additional: usize) -> &mut BytesMut {
+    /// Drops every byte received and not consumed.
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.start = 0;
+        self.scanned = 0;
+    }
+
+    /// The buffer to read more bytes into (appending only), with room for at least
+    /// `additional` more.
+    pub(crate) fn read_target(&mut self, additional: usize) -> &mut Vec<u8> {
         if self.buf.is_empty() && self.buf.capacity() > 4 * additional {
             // A long line grew the buffer once; give the memory back while idle.
-            self.buf = BytesMut::new();
+            self.buf = Vec::new();
+        }
+        if self.buf.capacity() - self.buf.len() < additional && self.start > 0 {
+            // Room is short: move the unconsumed bytes to the front first.
+            self.buf.drain(..self.start);
+            self.start = 0;
         }
         self.buf.reserve(additional);
         &mut self.buf
@@ -134,11 +162,11 @@ impl LineBuffer {
     /// Frees the buffer when nothing is pending; the next read allocates a new one.
     pub(crate) fn release_if_empty(&mut self) {
         if self.buf.is_empty() {
-            self.buf = BytesMut::new();
+            self.buf = Vec::new();
         }
     }
 
-    /// Takes out all pending bytes (used when a data phase reads raw lines).
+    /// Adds bytes as if they had been read.
     #[cfg(test)]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
