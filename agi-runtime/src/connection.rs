@@ -6,7 +6,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::wire::lines::{Drained, LineBuffer, LineSpan, LineTooLong};
+use crate::wire::lines::{Drained, LineBuffer, LineSink, LineSpan, LineTooLong};
 
 /// What a session runs over: a TCP stream in production, an in-memory pipe in tests.
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -157,16 +157,16 @@ impl Connection {
         self.stream.read_buf(self.lines.read_target(self.chunk)).await
     }
 
-    /// Hands each line to `push` as it arrives, reading as needed, until `push` returns
-    /// `true`. Lines already buffered are handed in one pass, without a read or an await
+    /// Hands each line to `sink` as it arrives, reading as needed, until it wants no
+    /// more. Lines already buffered are handed in one pass, without a read or an await
     /// between them (a whole environment block usually comes in one read).
-    pub(crate) async fn read_lines<E: From<std::io::Error>>(
-        &mut self,
-        max: usize,
-        mut push: impl FnMut(&[u8]) -> Result<bool, E>,
-    ) -> Result<ReadLines, E> {
+    pub(crate) async fn read_lines<S>(&mut self, max: usize, sink: &mut S) -> Result<ReadLines, S::Error>
+    where
+        S: LineSink,
+        S::Error: From<std::io::Error>,
+    {
         loop {
-            match self.lines.drain_lines(max, &mut push)? {
+            match self.lines.drain_lines(max, sink)? {
                 Drained::Done => return Ok(ReadLines::Done),
                 Drained::TooLong(too_long) => return Ok(ReadLines::TooLong(too_long)),
                 Drained::More => {}

@@ -5,7 +5,6 @@
 //! the socket, so that a property test or a fuzzer can feed it arbitrary bytes.
 
 use crate::wire::encode::{encode_command, encode_raw};
-use crate::wire::env::EnvBuilder;
 use crate::wire::lines::LineBuffer;
 use crate::wire::reply::{Line, classify, ends_usage_block};
 use crate::wire::{AgiEnv, Arg, CommandError, EnvError, EnvLimits};
@@ -21,22 +20,7 @@ use crate::wire::{AgiEnv, Arg, CommandError, EnvError, EnvLimits};
 /// assert!(parse_env(b"no end", Default::default()).is_err());
 /// ```
 pub fn parse_env(bytes: &[u8], limits: EnvLimits) -> Result<AgiEnv, EnvError> {
-    let mut lines = LineBuffer::default();
-    lines.read_target(bytes.len()).extend_from_slice(bytes);
-    let mut builder = EnvBuilder::new(limits);
-    loop {
-        match lines.next_line(limits.max_line) {
-            Ok(Some(span)) => {
-                let done = builder.push_line(lines.line(span))?;
-                lines.consume(span);
-                if done {
-                    return Ok(builder.finish());
-                }
-            }
-            Ok(None) => return Err(EnvError::Truncated { lines: builder.lines() }),
-            Err(too_long) => return Err(EnvError::LineTooLong { max: too_long.max }),
-        }
-    }
+    crate::wire::env::parse_block(bytes, limits)
 }
 
 /// What [`read_replies`] made of one line.

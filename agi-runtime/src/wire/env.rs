@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::wire::lines::{Drained, LineBuffer, LineSink};
+
 /// Caps on the environment block; a peer that exceeds one is refused.
 ///
 /// `max_bytes` bounds the memory a connection can make the server hold before its
@@ -140,8 +142,9 @@ impl Known {
 }
 
 /// One variable: its line starts at `start` in `AgiEnv::text`, its name ends and its
-/// value starts at the offsets given within the line, and its value ends where the
-/// next line starts. Eight bytes an entry keep an idle call small.
+/// value starts at the offsets given within the line, and its value ends at the LF
+/// that ends the line (the byte before the next line). Eight bytes an entry keep an
+/// idle call small.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     start: u32,
@@ -180,7 +183,7 @@ struct Entry {
 pub struct AgiEnv {
     text: String,
     entries: Vec<Entry>,
-    /// Where the last line ends (the derived path may follow).
+    /// Where the last line ends, after its LF (the derived path may follow).
     lines_end: u32,
     known: [u16; KNOWN_COUNT],
     /// `agi_arg_N` entries as (N, entry index), sorted by N.
@@ -194,18 +197,7 @@ impl AgiEnv {
     ///
     /// Mostly for tests and tools; the server parses line by line as bytes arrive.
     pub fn parse(block: &str) -> Result<AgiEnv, EnvError> {
-        let limits = EnvLimits::default();
-        let mut builder = EnvBuilder::new(limits);
-        for line in block.split_inclusive('\n') {
-            let Some(line) = line.strip_suffix('\n') else { break };
-            if line.len() > limits.max_line {
-                return Err(EnvError::LineTooLong { max: limits.max_line });
-            }
-            if builder.push_line(line.as_bytes())? {
-                return Ok(builder.finish());
-            }
-        }
-        Err(EnvError::Truncated { lines: builder.lines })
+        parse_block(block.as_bytes(), EnvLimits::default())
     }
 
     /// The value of any variable by name (the first one if a peer repeated it).
@@ -238,7 +230,8 @@ impl AgiEnv {
 
     fn value_range(&self, index: usize) -> (u32, u32) {
         let entry = self.entries[index];
-        let end = self.entries.get(index + 1).map_or(self.lines_end, |next| next.start);
+        // The byte before the next line is the LF of this one.
+        let end = self.entries.get(index + 1).map_or(self.lines_end, |next| next.start) - 1;
         (entry.start + u32::from(entry.value_start), end)
     }
 
@@ -384,19 +377,35 @@ impl PartialEq for AgiEnv {
     }
 }
 
-/// Builds an [`AgiEnv`] one line at a time, as the lines arrive.
+/// Builds an [`AgiEnv`] from the lines of the block, as they arrive.
+///
+/// Lines are parsed where they lie in the read buffer; each chunk of lines handed at
+/// once (usually the whole block) is then copied into the environment's text in one
+/// piece, checked as UTF-8 once. A chunk that is not UTF-8, or that ends lines with
+/// CR LF, is parsed again from a cleaned copy (invalid sequences replaced by U+FFFD,
+/// the CR before each LF dropped), so that the text always holds `name: value` lines
+/// each ending with one LF.
 #[derive(Debug)]
 pub(crate) struct EnvBuilder {
     env: AgiEnv,
-    /// The text of the names and values so far, valid UTF-8 by construction: ASCII
-    /// lines are copied as they are, others through a lossy conversion. It becomes the
-    /// environment's text at the end, validated once rather than line by line.
-    text: Vec<u8>,
     /// The known variable expected next: Asterisk sends them in a fixed order, so one
     /// comparison usually names the line.
     next_known: usize,
     limits: EnvLimits,
     lines: usize,
+    /// The state before the chunk being handed, to parse it again if it needs cleaning.
+    mark: Option<Mark>,
+    /// The empty line that ends the block was handed.
+    ended: bool,
+}
+
+/// What [`EnvBuilder`] had before a chunk.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    entries: usize,
+    args: usize,
+    lines: usize,
+    next_known: usize,
 }
 
 impl EnvBuilder {
@@ -411,11 +420,11 @@ impl EnvBuilder {
                 path: (0, 0),
                 query: (0, 0),
             },
-            // Room for a typical Asterisk 22 block, so parsing allocates once.
-            text: Vec::with_capacity(640),
             next_known: 0,
             limits,
             lines: 0,
+            mark: None,
+            ended: false,
         }
     }
 
@@ -424,9 +433,20 @@ impl EnvBuilder {
         self.lines
     }
 
-    /// Adds one line (without its LF); `Ok(true)` at the empty line that ends the block.
-    pub(crate) fn push_line(&mut self, line: &[u8]) -> Result<bool, EnvError> {
+    /// Adds one line (without its terminator) that starts `offset` bytes into the
+    /// chunk being handed; `Ok(true)` at the empty line that ends the block.
+    fn push_line(&mut self, line: &[u8], offset: usize) -> Result<bool, EnvError> {
+        if self.mark.is_none() {
+            let env = &self.env;
+            self.mark = Some(Mark {
+                entries: env.entries.len(),
+                args: env.args.len(),
+                lines: self.lines,
+                next_known: self.next_known,
+            });
+        }
         if line.is_empty() {
+            self.ended = true;
             return Ok(true);
         }
         self.lines += 1;
@@ -434,16 +454,10 @@ impl EnvBuilder {
         if self.lines > max_lines {
             return Err(EnvError::TooManyLines { max: max_lines });
         }
-        let converted;
-        let line = if line.is_ascii() {
-            line
-        } else {
-            converted = String::from_utf8_lossy(line);
-            converted.as_bytes()
-        };
         // Offsets into the text are `u32`: never let it near 4 GiB, whatever the limits.
         let max_bytes = self.limits.max_bytes.min(u32::MAX as usize / 2);
-        if self.text.len() + line.len() > max_bytes {
+        let start = self.env.text.len() + offset;
+        if start + line.len() > max_bytes {
             return Err(EnvError::TooLarge { max: max_bytes });
         }
         // Asterisk sends its variables in a fixed order: the line usually starts with the
@@ -481,10 +495,7 @@ impl EnvBuilder {
         let env = &mut self.env;
         let index =
             u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
-        // The whole line is copied at once; the entry points at its name and its value.
-        let start = self.text.len() as u32;
-        self.text.extend_from_slice(line);
-        env.entries.push(Entry { start, name_end, value_start });
+        env.entries.push(Entry { start: start as u32, name_end, value_start });
         if let Some(known) = known {
             self.next_known = known as usize + 1;
             // A repeated variable keeps its first value, as `get` documents.
@@ -500,6 +511,71 @@ impl EnvBuilder {
         Ok(false)
     }
 
+    /// Takes the text of the lines just parsed: as it is when it is UTF-8 with LF
+    /// endings, else cleaned and parsed again.
+    fn push_chunk(&mut self, chunk: &[u8]) -> Result<(), EnvError> {
+        let Some(mark) = self.mark.take() else { return Ok(()) };
+        // The empty line that ends the block stays out of the text.
+        let lines = if self.ended { &chunk[..chunk.len() - 1] } else { chunk };
+        match std::str::from_utf8(lines) {
+            Ok(text) if memchr::memchr(b'\r', lines).is_none() => {
+                let room = self.path_room(self.env.text.len() + text.len());
+                self.env.text.reserve_exact(text.len() + room);
+                self.env.text.push_str(text);
+                Ok(())
+            }
+            _ => self.push_cleaned(mark, chunk),
+        }
+    }
+
+    /// Parses a chunk again from a copy in which every line is UTF-8 (invalid sequences
+    /// replaced) and ends with LF alone.
+    fn push_cleaned(&mut self, mark: Mark, chunk: &[u8]) -> Result<(), EnvError> {
+        // Forget what the first pass added.
+        let env = &mut self.env;
+        env.entries.truncate(mark.entries);
+        env.args.truncate(mark.args);
+        for index in &mut env.known {
+            if *index != ABSENT && usize::from(*index) >= mark.entries {
+                *index = ABSENT;
+            }
+        }
+        self.lines = mark.lines;
+        self.next_known = mark.next_known;
+        self.ended = false;
+        let mut cleaned = String::with_capacity(chunk.len());
+        for raw in chunk.split_inclusive(|&b| b == b'\n') {
+            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let text = String::from_utf8_lossy(line);
+            let offset = cleaned.len();
+            if self.push_line(text.as_bytes(), offset)? {
+                break;
+            }
+            cleaned.push_str(&text);
+            cleaned.push('\n');
+        }
+        self.mark = None;
+        let room = self.path_room(self.env.text.len() + cleaned.len());
+        self.env.text.reserve_exact(cleaned.len() + room);
+        self.env.text.push_str(&cleaned);
+        Ok(())
+    }
+
+    /// Room for the path derived at the end (`/` and at most the whole script), reserved
+    /// with the last chunk so that deriving it does not grow the text again; `lines_end`
+    /// is where the text will end once the chunk is in.
+    fn path_room(&self, lines_end: usize) -> usize {
+        let index = self.env.known[Known::NetworkScript as usize];
+        if !self.ended || index == ABSENT {
+            return 0;
+        }
+        let index = usize::from(index);
+        let start = self.env.entries[index].start as usize;
+        let end = self.env.entries.get(index + 1).map_or(lines_end, |next| next.start as usize);
+        1 + end - start
+    }
+
     fn malformed(&self, line: &[u8]) -> EnvError {
         EnvError::MalformedLine { number: self.lines, text: String::from_utf8_lossy(line).chars().take(80).collect() }
     }
@@ -507,12 +583,6 @@ impl EnvBuilder {
     /// Completes the block: derives the path and query of `agi_network_script`.
     pub(crate) fn finish(mut self) -> AgiEnv {
         let env = &mut self.env;
-        env.text = match String::from_utf8(std::mem::take(&mut self.text)) {
-            Ok(text) => text,
-            // Every line was ASCII or converted, so the text is UTF-8 and this is not
-            // reached; it keeps the parser free of panics.
-            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
-        };
         env.lines_end = env.text.len() as u32;
         env.args.sort_unstable_by_key(|&(n, _)| n);
         let script = match env.known[Known::NetworkScript as usize] {
@@ -536,6 +606,31 @@ impl EnvBuilder {
             env.path = (start as u32, env.text.len() as u32);
         }
         self.env
+    }
+}
+
+impl LineSink for EnvBuilder {
+    type Error = EnvError;
+
+    fn line(&mut self, line: &[u8], offset: usize) -> Result<bool, EnvError> {
+        self.push_line(line, offset)
+    }
+
+    fn chunk(&mut self, chunk: &[u8]) -> Result<(), EnvError> {
+        self.push_chunk(chunk)
+    }
+}
+
+/// Parses a block held whole in memory exactly as the server parses one read from a
+/// connection.
+pub(crate) fn parse_block(block: &[u8], limits: EnvLimits) -> Result<AgiEnv, EnvError> {
+    let mut lines = LineBuffer::default();
+    lines.read_target(block.len()).extend_from_slice(block);
+    let mut builder = EnvBuilder::new(limits);
+    match lines.drain_lines(limits.max_line, &mut builder)? {
+        Drained::Done => Ok(builder.finish()),
+        Drained::More => Err(EnvError::Truncated { lines: builder.lines }),
+        Drained::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
     }
 }
 
@@ -640,33 +735,77 @@ mod tests {
         assert!(matches!(AgiEnv::parse(": x\n\n"), Err(EnvError::MalformedLine { .. })));
     }
 
+    fn block(lines: &[&[u8]]) -> Vec<u8> {
+        let mut block: Vec<u8> = lines.iter().flat_map(|line| [*line, b"\n"].concat()).collect();
+        block.push(b'\n');
+        block
+    }
+
     #[test]
     fn caps_the_number_of_lines() {
-        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: 3, max_bytes: 1000 });
-        for _ in 0..3 {
-            assert!(!builder.push_line(b"a: b").unwrap());
-        }
-        assert!(matches!(builder.push_line(b"a: b"), Err(EnvError::TooManyLines { max: 3 })));
+        let limits = EnvLimits { max_line: 100, max_lines: 3, max_bytes: 1000 };
+        assert_eq!(parse_block(&block(&[&b"a: b"[..]; 3]), limits).unwrap().len(), 3);
+        assert!(matches!(parse_block(&block(&[&b"a: b"[..]; 4]), limits), Err(EnvError::TooManyLines { max: 3 })));
     }
 
     #[test]
     fn caps_the_total_size_and_the_line_count_whatever_the_limits() {
-        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: 100, max_bytes: 10 });
-        assert!(!builder.push_line(b"abc: defg").unwrap());
-        assert!(matches!(builder.push_line(b"h: ij"), Err(EnvError::TooLarge { max: 10 })));
-        let mut builder = EnvBuilder::new(EnvLimits { max_line: 100, max_lines: usize::MAX, max_bytes: usize::MAX });
-        for _ in 0..MAX_LINES {
-            assert!(!builder.push_line(b"a: b").unwrap());
-        }
-        assert!(matches!(builder.push_line(b"a: b"), Err(EnvError::TooManyLines { max: MAX_LINES })));
+        let limits = EnvLimits { max_line: 100, max_lines: 100, max_bytes: 10 };
+        assert!(parse_block(&block(&[b"abc: defg"]), limits).is_ok());
+        assert!(matches!(parse_block(&block(&[b"abc: defg", b"h: ij"]), limits), Err(EnvError::TooLarge { max: 10 })));
+        let limits = EnvLimits { max_line: 100, max_lines: usize::MAX, max_bytes: usize::MAX };
+        assert_eq!(parse_block(&block(&vec![&b"a: b"[..]; MAX_LINES]), limits).unwrap().len(), MAX_LINES);
+        assert!(matches!(
+            parse_block(&block(&vec![&b"a: b"[..]; MAX_LINES + 1]), limits),
+            Err(EnvError::TooManyLines { max: MAX_LINES })
+        ));
     }
 
     #[test]
     fn replaces_invalid_utf8_instead_of_failing() {
+        let env = parse_block(b"agi_calleridname: Jos\xe9\n\n", EnvLimits::default()).unwrap();
+        assert_eq!(env.caller_id_name(), Some("Jos\u{fffd}"));
+    }
+
+    #[test]
+    fn cleans_a_chunk_with_crlf_or_invalid_utf8_and_keeps_every_value() {
+        let raw = b"agi_network: yes\r\nagi_network_script: s?q=1\nagi_channel: caf\xc3\n\
+                    agi_arg_1: one\r\r\nagi_arg_2: two\n\r\n";
+        let env = parse_block(raw, EnvLimits::default()).unwrap();
+        let got: Vec<(&str, &str)> = env.iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("agi_network", "yes"),
+                ("agi_network_script", "s?q=1"),
+                ("agi_channel", "caf\u{fffd}"),
+                ("agi_arg_1", "one\r"),
+                ("agi_arg_2", "two"),
+            ]
+        );
+        assert_eq!(
+            (env.network(), env.channel(), env.path(), env.query()),
+            (Some("yes"), Some("caf\u{fffd}"), "/s", "q=1")
+        );
+        assert_eq!(env.args().collect::<Vec<_>>(), ["one\r", "two"]);
+    }
+
+    #[test]
+    fn a_block_read_in_pieces_keeps_each_piece_in_place() {
+        let mut lines = LineBuffer::default();
         let mut builder = EnvBuilder::new(EnvLimits::default());
-        builder.push_line(b"agi_calleridname: Jos\xe9").unwrap();
-        assert!(builder.push_line(b"").unwrap());
-        assert_eq!(builder.finish().caller_id_name(), Some("Jos\u{fffd}"));
+        let pieces: [&[u8]; 4] =
+            [b"agi_network: yes\nagi_network_scr", b"ipt: a/b?x=2\nagi_channel: X\xff\n", b"agi_arg_1: z\n", b"\n"];
+        let mut drained = Drained::More;
+        for piece in pieces {
+            lines.read_target(piece.len()).extend_from_slice(piece);
+            drained = lines.drain_lines(100, &mut builder).unwrap();
+        }
+        assert_eq!(drained, Drained::Done);
+        let env = builder.finish();
+        assert_eq!(env.iter().count(), 4);
+        assert_eq!((env.network(), env.channel(), env.arg(1)), (Some("yes"), Some("X\u{fffd}"), Some("z")));
+        assert_eq!((env.path(), env.query()), ("/a/b", "x=2"));
     }
 
     #[test]

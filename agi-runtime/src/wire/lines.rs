@@ -35,6 +35,19 @@ pub(crate) struct LineBuffer {
     scanned: usize,
 }
 
+/// What takes the lines [`LineBuffer::drain_lines`] hands out.
+pub(crate) trait LineSink {
+    type Error;
+
+    /// A line, without its terminator, starting `offset` bytes into the chunk being
+    /// handed; `Ok(true)` when no more lines are wanted.
+    fn line(&mut self, line: &[u8], offset: usize) -> Result<bool, Self::Error>;
+
+    /// The bytes of the lines just handed, terminators included, before they leave
+    /// the buffer.
+    fn chunk(&mut self, chunk: &[u8]) -> Result<(), Self::Error>;
+}
+
 /// Where [`LineBuffer::drain_lines`] stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Drained {
@@ -57,6 +70,10 @@ impl LineBuffer {
     /// Finds the first complete line, without its LF (and without one CR before it).
     pub(crate) fn next_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
         let pending = &self.buf[self.start..];
+        if pending.is_empty() {
+            // The usual case before each command and each first read of a reply.
+            return Ok(None);
+        }
         if let Some(offset) = memchr::memchr(b'\n', &pending[self.scanned..]) {
             let lf = self.scanned + offset;
             self.scanned = 0;
@@ -74,41 +91,35 @@ impl LineBuffer {
     }
 
     /// Hands every complete line buffered (without its LF, and one CR before it) to
-    /// `push`, in one pass, until `push` returns `true`; the lines handed are consumed.
-    pub(crate) fn drain_lines<E>(
-        &mut self,
-        max: usize,
-        mut push: impl FnMut(&[u8]) -> Result<bool, E>,
-    ) -> Result<Drained, E> {
+    /// `sink`, in one pass, until it wants no more; then the bytes of the lines handed,
+    /// at once, before they are consumed.
+    pub(crate) fn drain_lines<S: LineSink>(&mut self, max: usize, sink: &mut S) -> Result<Drained, S::Error> {
         let pending = &self.buf[self.start..];
         let mut start = 0;
         let mut from = self.scanned;
-        let (drained, result) = loop {
+        let drained = loop {
             let Some(offset) = memchr::memchr(b'\n', &pending[from..]) else {
                 let partial = pending.len() - start;
-                break if partial > max {
-                    (Drained::TooLong(LineTooLong { max }), Ok(()))
-                } else {
-                    (Drained::More, Ok(()))
-                };
+                break if partial > max { Drained::TooLong(LineTooLong { max }) } else { Drained::More };
             };
             let lf = from + offset;
             if lf - start > max {
-                break (Drained::TooLong(LineTooLong { max }), Ok(()));
+                break Drained::TooLong(LineTooLong { max });
             }
             let end = if lf > start && pending[lf - 1] == b'\r' { lf - 1 } else { lf };
-            let pushed = push(&pending[start..end]);
+            let done = sink.line(&pending[start..end], start)?;
             start = lf + 1;
             from = start;
-            match pushed {
-                Ok(false) => {}
-                Ok(true) => break (Drained::Done, Ok(())),
-                Err(error) => break (Drained::Done, Err(error)),
+            if done {
+                break Drained::Done;
             }
         };
+        if start > 0 {
+            sink.chunk(&pending[..start])?;
+        }
         self.advance(start);
         self.scanned = if drained == Drained::More { self.buf.len() - self.start } else { 0 };
-        result.map(|()| drained)
+        Ok(drained)
     }
 
     /// The text of a line found by [`next_line`](Self::next_line).
@@ -212,28 +223,51 @@ mod tests {
         assert_eq!(lines(b"12345", 5), vec![]);
     }
 
+    /// Keeps what it is handed; stops at an empty line, or fails on `fail`.
+    #[derive(Default)]
+    struct Collect {
+        lines: Vec<(Vec<u8>, usize)>,
+        chunks: Vec<Vec<u8>>,
+    }
+
+    impl LineSink for Collect {
+        type Error = &'static str;
+
+        fn line(&mut self, line: &[u8], offset: usize) -> Result<bool, &'static str> {
+            if line == b"fail" {
+                return Err("failed");
+            }
+            self.lines.push((line.to_vec(), offset));
+            Ok(line.is_empty())
+        }
+
+        fn chunk(&mut self, chunk: &[u8]) -> Result<(), &'static str> {
+            self.chunks.push(chunk.to_vec());
+            Ok(())
+        }
+    }
+
     #[test]
     fn drains_lines_in_one_pass_and_stops_where_asked() {
         let mut buffer = LineBuffer::default();
         buffer.extend(b"a: 1\r\nb: 2\n\nrest\nmore");
-        let mut seen = Vec::new();
-        let drained = buffer.drain_lines(10, |line| {
-            seen.push(line.to_vec());
-            Ok::<_, ()>(line.is_empty())
-        });
-        assert_eq!(drained, Ok(Drained::Done));
-        assert_eq!(seen, [b"a: 1".to_vec(), b"b: 2".to_vec(), b"".to_vec()]);
+        let mut sink = Collect::default();
+        assert_eq!(buffer.drain_lines(10, &mut sink), Ok(Drained::Done));
+        assert_eq!(sink.lines, [(b"a: 1".to_vec(), 0), (b"b: 2".to_vec(), 6), (b"".to_vec(), 11)]);
+        assert_eq!(sink.chunks, [b"a: 1\r\nb: 2\n\n".to_vec()]);
         assert_eq!(buffer.pending(), b"rest\nmore");
-        let mut seen = Vec::new();
-        let drained = buffer.drain_lines(10, |line| {
-            seen.push(line.to_vec());
-            Ok::<_, ()>(false)
-        });
-        assert_eq!((drained, seen), (Ok(Drained::More), vec![b"rest".to_vec()]));
+        let mut sink = Collect::default();
+        assert_eq!(buffer.drain_lines(10, &mut sink), Ok(Drained::More));
+        assert_eq!((sink.lines, sink.chunks), (vec![(b"rest".to_vec(), 0)], vec![b"rest\n".to_vec()]));
         assert_eq!(buffer.pending(), b"more");
         buffer.extend(b"_and_more");
-        assert_eq!(buffer.drain_lines(10, |_| Ok::<_, ()>(false)), Ok(Drained::TooLong(LineTooLong { max: 10 })));
-        assert_eq!(buffer.drain_lines(4, |_| Err::<bool, _>("stop")), Ok(Drained::TooLong(LineTooLong { max: 4 })));
+        assert_eq!(buffer.drain_lines(10, &mut Collect::default()), Ok(Drained::TooLong(LineTooLong { max: 10 })));
+        assert_eq!(buffer.drain_lines(4, &mut Collect::default()), Ok(Drained::TooLong(LineTooLong { max: 4 })));
+        let mut buffer = LineBuffer::default();
+        buffer.extend(b"ok\nfail\nnext\n");
+        let mut sink = Collect::default();
+        assert_eq!(buffer.drain_lines(10, &mut sink), Err("failed"));
+        assert!(sink.chunks.is_empty(), "nothing is handed as a chunk after a failure");
     }
 
     #[test]
