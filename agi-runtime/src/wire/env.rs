@@ -591,7 +591,7 @@ impl EnvBuilder {
         };
         let (script_start, script_end) = script.unwrap_or((0, 0));
         let script_text = &env.text[script_start as usize..script_end as usize];
-        let (path_len, query) = match script_text.find('?') {
+        let (path_len, query) = match memchr::memchr(b'?', script_text.as_bytes()) {
             Some(q) => (q, (script_start + q as u32 + 1, script_end)),
             None => (script_text.len(), (script_end, script_end)),
         };
