@@ -434,7 +434,7 @@ async fn run_handler(
 
 async fn read_env(conn: &mut Connection, limits: EnvLimits) -> Result<AgiEnv, EnvError> {
     let mut builder = EnvBuilder::new(limits);
-    match conn.read_lines(limits.max_line, &mut builder).await? {
+    match conn.read_lines(limits.line_cap(), &mut builder).await? {
         ReadLines::Done => Ok(builder.finish()),
         ReadLines::Eof => Err(EnvError::Truncated { lines: builder.lines() }),
         ReadLines::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),

@@ -34,6 +34,16 @@ impl Default for EnvLimits {
 /// with `u16::MAX` meaning absent.
 const MAX_LINES: usize = u16::MAX as usize - 1;
 
+/// The longest line accepted whatever the limits say: offsets within a line are `u16`.
+const MAX_LINE: usize = u16::MAX as usize;
+
+impl EnvLimits {
+    /// The line length to read up to: the limit, within what the parser can index.
+    pub(crate) fn line_cap(&self) -> usize {
+        self.max_line.min(MAX_LINE)
+    }
+}
+
 /// Why an environment block was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -394,7 +404,7 @@ pub(crate) struct EnvBuilder {
     limits: EnvLimits,
     lines: usize,
     /// The state before the chunk being handed, to parse it again if it needs cleaning.
-    mark: Option<Mark>,
+    mark: Mark,
     /// The empty line that ends the block was handed.
     ended: bool,
 }
@@ -423,7 +433,7 @@ impl EnvBuilder {
             next_known: 0,
             limits,
             lines: 0,
-            mark: None,
+            mark: Mark { entries: 0, args: 0, lines: 0, next_known: 0 },
             ended: false,
         }
     }
@@ -436,15 +446,6 @@ impl EnvBuilder {
     /// Adds one line (without its terminator) that starts `offset` bytes into the
     /// chunk being handed; `Ok(true)` at the empty line that ends the block.
     fn push_line(&mut self, line: &[u8], offset: usize) -> Result<bool, EnvError> {
-        if self.mark.is_none() {
-            let env = &self.env;
-            self.mark = Some(Mark {
-                entries: env.entries.len(),
-                args: env.args.len(),
-                lines: self.lines,
-                next_known: self.next_known,
-            });
-        }
         if line.is_empty() {
             self.ended = true;
             return Ok(true);
@@ -488,13 +489,14 @@ impl EnvBuilder {
             }
         };
         let name = &line[..name_end];
-        // Offsets within a line are `u16`.
-        let (Ok(name_end), Ok(value_start)) = (u16::try_from(name_end), u16::try_from(value_start)) else {
-            return Err(EnvError::LineTooLong { max: usize::from(u16::MAX) });
-        };
+        // Offsets within a line are `u16`, entry indexes too: the line count is capped
+        // above at `MAX_LINES`, and the line length here.
+        if line.len() > MAX_LINE {
+            return Err(EnvError::LineTooLong { max: MAX_LINE });
+        }
+        let (name_end, value_start) = (name_end as u16, value_start as u16);
         let env = &mut self.env;
-        let index =
-            u16::try_from(env.entries.len()).map_err(|_| EnvError::TooManyLines { max: self.limits.max_lines })?;
+        let index = env.entries.len() as u16;
         env.entries.push(Entry { start: start as u32, name_end, value_start });
         if let Some(known) = known {
             self.next_known = known as usize + 1;
@@ -514,7 +516,7 @@ impl EnvBuilder {
     /// Takes the text of the lines just parsed: as it is when it is UTF-8 with LF
     /// endings, else cleaned and parsed again.
     fn push_chunk(&mut self, chunk: &[u8]) -> Result<(), EnvError> {
-        let Some(mark) = self.mark.take() else { return Ok(()) };
+        let mark = self.mark;
         // The empty line that ends the block stays out of the text.
         let lines = if self.ended { &chunk[..chunk.len() - 1] } else { chunk };
         match std::str::from_utf8(lines) {
@@ -522,10 +524,13 @@ impl EnvBuilder {
                 let room = self.path_room(self.env.text.len() + text.len());
                 self.env.text.reserve_exact(text.len() + room);
                 self.env.text.push_str(text);
-                Ok(())
             }
-            _ => self.push_cleaned(mark, chunk),
+            _ => self.push_cleaned(mark, chunk)?,
         }
+        let env = &self.env;
+        self.mark =
+            Mark { entries: env.entries.len(), args: env.args.len(), lines: self.lines, next_known: self.next_known };
+        Ok(())
     }
 
     /// Parses a chunk again from a copy in which every line is UTF-8 (invalid sequences
@@ -555,7 +560,6 @@ impl EnvBuilder {
             cleaned.push_str(&text);
             cleaned.push('\n');
         }
-        self.mark = None;
         let room = self.path_room(self.env.text.len() + cleaned.len());
         self.env.text.reserve_exact(cleaned.len() + room);
         self.env.text.push_str(&cleaned);
@@ -627,7 +631,7 @@ pub(crate) fn parse_block(block: &[u8], limits: EnvLimits) -> Result<AgiEnv, Env
     let mut lines = LineBuffer::default();
     lines.read_target(block.len()).extend_from_slice(block);
     let mut builder = EnvBuilder::new(limits);
-    match lines.drain_lines(limits.max_line, &mut builder)? {
+    match lines.drain_lines(limits.line_cap(), &mut builder)? {
         Drained::Done => Ok(builder.finish()),
         Drained::More => Err(EnvError::Truncated { lines: builder.lines }),
         Drained::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
