@@ -8,13 +8,13 @@
 # target is met, 1 when one is missed, 2 on an error. Loopback only; about 4 minutes
 # once built.
 #
-# Settings (environment): ROUNDS=5 SECS=6 WARMUP=2 CONCURRENCY=64 HOLD=19000
+# Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 CONCURRENCY=64 HOLD=19000
 # SERVER_CPU=0 LOAD_CPU=1 PORT=4573 OUT=target/bench-results/<date>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-5}
-SECS=${SECS:-6}
+ROUNDS=${ROUNDS:-7}
+SECS=${SECS:-5}
 WARMUP=${WARMUP:-2}
 CONCURRENCY=${CONCURRENCY:-64}
 HOLD=${HOLD:-19000}
