@@ -172,19 +172,31 @@ impl<'a> Response<'a> {
 
     /// The text after the tag (or the whole rest when there is none), trimmed.
     pub fn after_tag(&self) -> &'a str {
-        let inner = self.rest.strip_prefix(b"(");
-        match inner.and_then(|inner| inner.iter().position(|&b| b == b')').map(|end| &inner[end + 1..])) {
+        match self.after_tag_bytes() {
             Some(after) => text(after).trim_start(),
             None => self.rest(),
         }
     }
 
+    /// The bytes after the tag's `)`, untrimmed; `None` without a tag.
+    fn after_tag_bytes(&self) -> Option<&'a [u8]> {
+        let inner = self.rest.strip_prefix(b"(")?;
+        let end = inner.iter().position(|&b| b == b')')?;
+        Some(&inner[end + 1..])
+    }
+
     /// The value of a `key=value` attribute after the tag, e.g. `endpos`.
     pub fn attribute(&self, key: &str) -> Option<&'a str> {
-        // Words split at ASCII spaces, byte by byte: a `char` searcher's set-up costs more
-        // than these few bytes.
-        let mut words = self.after_tag().as_bytes().split(|&b| b == b' ');
-        let value = words.find_map(|word| word.strip_prefix(key.as_bytes())?.strip_prefix(b"="))?;
+        let after = self.after_tag_bytes().unwrap_or(self.rest);
+        // Words split at spaces, byte by byte: a `char` searcher's set-up costs more than
+        // these few bytes. Only the value found is converted; text that starts with
+        // something other than ASCII takes the exact `str` path.
+        let words = match after.trim_ascii_start() {
+            trimmed if trimmed.first().is_some_and(|b| !b.is_ascii()) => self.after_tag().as_bytes(),
+            trimmed => trimmed,
+        };
+        let value =
+            words.split(|&b| b == b' ').find_map(|word| word.strip_prefix(key.as_bytes())?.strip_prefix(b"="))?;
         Some(text(value))
     }
 }
