@@ -5,7 +5,7 @@
 # unit, for all three programs), pins each server to one core and the load generator to
 # the other, runs the framework and the reference alternately, ROUNDS times, then holds
 # HOLD idle sessions on each, and prints the table with the targets. Exits 0 when every
-# target is met, 1 when one is missed, 2 on an error. Loopback only; about 4 minutes
+# target is met, 1 when one is missed, 2 on an error. Loopback only; about 5 minutes
 # once built.
 #
 # Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 CONCURRENCY=64 HOLD=19000
