@@ -17,7 +17,7 @@ pub struct EnvLimits {
     /// Most accepted lines, the final empty line not counted (at most 65,534 are ever
     /// accepted).
     pub max_lines: usize,
-    /// Most bytes of names and values in the whole block.
+    /// Most bytes in the whole block, its lines counted with their separators.
     pub max_bytes: usize,
 }
 
