@@ -2,20 +2,25 @@
 # The benchmark of BENCHMARKS.md: agi-runtime against a hand-written tokio server.
 #
 # Builds in release mode (the bench-release profile: release with LTO and one codegen
-# unit, for all three programs), pins each server to one core and the load generator to
-# the other, runs the framework and the reference alternately, ROUNDS times, then holds
-# HOLD idle sessions on each, and prints the table with the targets. Exits 0 when every
-# target is met, 1 when one is missed, 2 on an error. Loopback only; about 5 minutes
-# once built.
+# unit, for all three programs), pins the servers to one core and the load generator to
+# the other, and runs ROUNDS rounds. In each round the three servers (the framework, the
+# reference, the framework with the default status report) are started fresh and take
+# turns of TURN_MS under one load generator until each has been measured for SECS: the
+# machine's speed drifts (its cores are shared with other work), and turns this short
+# make each server see the same machine. Then it holds HOLD idle sessions on each, and
+# prints the table with the targets. Exits 0 when every target is met, 1 when one is
+# missed, 2 on an error. Loopback only; about 5 minutes once built.
 #
-# Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 CONCURRENCY=64 HOLD=19000
-# SERVER_CPU=0 LOAD_CPU=1 PORT=4573 OUT=target/bench-results/<date>
+# Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 TURN_MS=250 CONCURRENCY=64
+# HOLD=19000 SERVER_CPU=0 LOAD_CPU=1 PORT=4573 (and the two ports after it)
+# OUT=target/bench-results/<date>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-7}
 SECS=${SECS:-5}
 WARMUP=${WARMUP:-2}
+TURN_MS=${TURN_MS:-250}
 CONCURRENCY=${CONCURRENCY:-64}
 HOLD=${HOLD:-19000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -23,7 +28,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-4573}
 OUT=${OUT:-target/bench-results/$(date +%Y%m%d-%H%M%S)}
 BIN=target/bench-release
-ADDR=127.0.0.1:$PORT
+LABELS=(framework reference framework-status)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -46,31 +51,33 @@ describe_machine() {
     echo "commit:      $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!BENCHMARKS.md' || echo ' (with uncommitted changes)')"
     echo "pinning:     server on cpu $SERVER_CPU, load generator on cpu $LOAD_CPU"
     echo "load:        $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min load averages)"
-    echo "scenario:    $CONCURRENCY concurrent sessions, ${WARMUP}s warm-up, ${SECS}s measured, $ROUNDS rounds; $HOLD held sessions"
+    echo "scenario:    $CONCURRENCY concurrent sessions; per server and round ${WARMUP}s warm-up and ${SECS}s measured, in turns of ${TURN_MS} ms; $ROUNDS rounds; $HOLD held sessions"
 }
 
-SERVER_PID=
-start_server() { # label, then the server's own arguments
-    local label=$1 binary=$2
-    shift 2
+declare -A SERVER_PID=()
+start_server() { # label, port, then the server's own arguments
+    local label=$1 port=$2 binary=$3
+    shift 3
     local log=$OUT/$label.log
     : >"$log"
-    taskset -c "$SERVER_CPU" "$BIN/$binary" --listen "$ADDR" --alloc-stats "$OUT/$label.alloc" "$@" >"$log" 2>&1 &
-    SERVER_PID=$!
+    taskset -c "$SERVER_CPU" "$BIN/$binary" --listen "127.0.0.1:$port" --alloc-stats "$OUT/$label.alloc" "$@" \
+        >"$log" 2>&1 &
+    SERVER_PID[$label]=$!
     for _ in $(seq 100); do
         grep -q '^listening' "$log" && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || die "$binary did not start: $(cat "$log")"
+        kill -0 "${SERVER_PID[$label]}" 2>/dev/null || die "$binary did not start: $(cat "$log")"
         sleep 0.05
     done
     die "$binary is not listening after 5 s"
 }
 
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
+stop_servers() {
+    local pid
+    for pid in "${SERVER_PID[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${SERVER_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
+    SERVER_PID=()
 }
-trap '[[ -n $SERVER_PID ]] && kill -TERM $SERVER_PID 2>/dev/null; true' EXIT
+trap 'for pid in "${SERVER_PID[@]}"; do kill -TERM "$pid" 2>/dev/null; done; true' EXIT
 
 server_for() {
     case $1 in
@@ -84,24 +91,26 @@ describe_machine | tee "$OUT/machine.txt"
 echo
 
 for round in $(seq "$ROUNDS"); do
-    for label in framework reference framework-status; do
+    targets=()
+    for i in "${!LABELS[@]}"; do
+        label=${LABELS[$i]}
         # shellcheck disable=SC2046
-        start_server "$label" $(server_for "$label")
-        echo "round $round: $label"
-        timeout 120 taskset -c "$LOAD_CPU" "$BIN/agi-load" run --addr "$ADDR" --concurrency "$CONCURRENCY" \
-            --warmup-secs "$WARMUP" --secs "$SECS" --pid "$SERVER_PID" --alloc-stats "$OUT/$label.alloc" \
-            --label "$label" --out "$OUT/run-$round-$label.txt" >/dev/null || die "the $label run failed"
-        stop_server
+        start_server "$label" $((PORT + i)) $(server_for "$label")
+        targets+=(--target "label=$label,addr=127.0.0.1:$((PORT + i)),pid=${SERVER_PID[$label]},alloc-stats=$OUT/$label.alloc,out=$OUT/run-$round-$label.txt")
     done
+    echo "round $round: ${LABELS[*]}, in turns"
+    timeout 300 taskset -c "$LOAD_CPU" "$BIN/agi-load" run "${targets[@]}" --concurrency "$CONCURRENCY" \
+        --warmup-secs "$WARMUP" --secs "$SECS" --turn-ms "$TURN_MS" >/dev/null || die "round $round failed"
+    stop_servers
 done
 
 for label in framework reference; do
     # shellcheck disable=SC2046
-    start_server "$label" $(server_for "$label")
+    start_server "$label" "$PORT" $(server_for "$label")
     echo "hold: $label, $HOLD sessions"
-    timeout 180 taskset -c "$LOAD_CPU" "$BIN/agi-load" hold --addr "$ADDR" --sessions "$HOLD" --pid "$SERVER_PID" \
-        --label "$label" --out "$OUT/hold-$label.txt" >/dev/null || die "the $label hold failed"
-    stop_server
+    timeout 180 taskset -c "$LOAD_CPU" "$BIN/agi-load" hold --addr "127.0.0.1:$PORT" --sessions "$HOLD" \
+        --pid "${SERVER_PID[$label]}" --label "$label" --out "$OUT/hold-$label.txt" >/dev/null || die "the $label hold failed"
+    stop_servers
 done
 
 echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"

@@ -153,27 +153,39 @@ async fn play(addr: SocketAddr, delay: Duration) -> Result<Played, ErrorKind> {
     Ok(played)
 }
 
+/// One server under load, and where its costs are read.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server.
+    pub addr: SocketAddr,
+    /// The server's process, for its CPU time and memory.
+    pub pid: Option<u32>,
+    /// The file the server writes its allocation counters to on `SIGUSR1`.
+    pub alloc_stats: Option<PathBuf>,
+}
+
 /// How a load run is shaped.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// The server.
-    pub addr: SocketAddr,
+    /// The servers. With a `duration`, they take turns (see `turn`); without, there is one.
+    pub targets: Vec<Target>,
     /// Sessions in flight at once; a new one starts as each ends.
     pub concurrency: usize,
-    /// Sessions run before measuring starts (with `duration`).
+    /// How long each server is played before measuring starts (with `duration`).
     pub warmup: Duration,
-    /// How long to measure; `None` runs `sessions` sessions instead, all measured.
+    /// How long each server is measured; `None` runs `sessions` sessions instead, all measured.
     pub duration: Option<Duration>,
+    /// With a `duration`, how long one turn lasts. The servers take turns until each has
+    /// been measured for `duration`: a machine whose speed drifts (other work on shared
+    /// cores) then slows each of them alike. A turn ends once its sessions have ended, so
+    /// each session is counted whole, against its own server.
+    pub turn: Duration,
     /// The number of sessions when there is no `duration`.
     pub sessions: u64,
     /// A pause before each reply, as a real channel takes time to play or answer.
     pub reply_delay: Duration,
     /// The longest a session may take before it counts as an error.
     pub session_timeout: Duration,
-    /// The server's process, for its CPU time and memory.
-    pub pid: Option<u32>,
-    /// The file the server writes its allocation counters to on `SIGUSR1`.
-    pub alloc_stats: Option<PathBuf>,
 }
 
 /// What a load run measured.
@@ -276,17 +288,26 @@ impl RunReport {
 #[derive(Default)]
 struct Shared {
     stop: Cell<bool>,
+    /// The server new sessions are played against; `None` between turns.
+    turn: Cell<Option<usize>>,
+    /// Whether the sessions of this turn are measured.
     measuring: Cell<bool>,
+    /// Sessions being played now.
+    in_flight: Cell<usize>,
+    /// Wakes the waiting workers when a turn starts or the run stops.
+    turn_started: Notify,
+    /// Wakes the scheduler when the last session of an ended turn ends.
+    drained: Notify,
+    /// Sessions started, when there is a session count.
     started: Cell<u64>,
-    report: RefCell<RunReport>,
+    /// One report per target.
+    reports: RefCell<Vec<RunReport>>,
 }
 
 impl Shared {
-    fn record(&self, played: &Played, session_ns: u64) {
-        if !self.measuring.get() {
-            return;
-        }
-        let mut report = self.report.borrow_mut();
+    fn record(&self, target: usize, played: &Played, session_ns: u64) {
+        let mut reports = self.reports.borrow_mut();
+        let report = &mut reports[target];
         report.sessions += 1;
         report.commands += played.commands as u64;
         report.status_reports += u64::from(played.status_report);
@@ -296,49 +317,69 @@ impl Shared {
         report.session.record(session_ns);
     }
 
-    fn fail(&self, kind: ErrorKind) {
-        *self.report.borrow_mut().errors.entry(kind.name()).or_default() += 1;
+    fn fail(&self, target: usize, kind: ErrorKind) {
+        *self.reports.borrow_mut()[target].errors.entry(kind.name()).or_default() += 1;
     }
 }
 
 async fn worker(shared: Rc<Shared>, config: Rc<RunConfig>) {
-    while !shared.stop.get() {
+    loop {
+        if shared.stop.get() {
+            return;
+        }
+        // One thread: nothing can start a turn between this check and the wait.
+        let Some(target) = shared.turn.get() else {
+            shared.turn_started.notified().await;
+            continue;
+        };
         if config.duration.is_none() {
             if shared.started.get() >= config.sessions {
-                break;
+                return;
             }
             shared.started.set(shared.started.get() + 1);
         }
+        let measured = shared.measuring.get();
+        shared.in_flight.set(shared.in_flight.get() + 1);
         let started = Instant::now();
-        match tokio::time::timeout(config.session_timeout, play(config.addr, config.reply_delay)).await {
-            Ok(Ok(played)) => shared.record(&played, started.elapsed().as_nanos() as u64),
+        let addr = config.targets[target].addr;
+        let outcome = tokio::time::timeout(config.session_timeout, play(addr, config.reply_delay)).await;
+        shared.in_flight.set(shared.in_flight.get() - 1);
+        match outcome {
+            Ok(Ok(played)) if measured => shared.record(target, &played, started.elapsed().as_nanos() as u64),
+            Ok(Ok(_)) => {}
             Ok(Err(kind)) => {
-                shared.fail(kind);
+                shared.fail(target, kind);
                 if kind == ErrorKind::Connect {
                     // The server is not there (yet): do not spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
-            Err(_) => shared.fail(ErrorKind::Timeout),
+            Err(_) => shared.fail(target, ErrorKind::Timeout),
+        }
+        if shared.in_flight.get() == 0 && shared.turn.get().is_none() {
+            shared.drained.notify_one();
         }
     }
 }
 
-/// A reading of the server and of the generator at one instant.
+/// A reading of one server and of the generator at one instant.
 struct Snapshot {
     at: Instant,
     server_cpu: Option<procfs::CpuTime>,
-    allocs: Option<AllocStats>,
     own_cpu: f64,
 }
 
-async fn snapshot(config: &RunConfig) -> io::Result<Snapshot> {
-    let allocs = match (config.pid, &config.alloc_stats) {
-        (Some(pid), Some(path)) => Some(request_alloc_stats(pid, path).await?),
-        _ => None,
-    };
-    let server_cpu = config.pid.map(procfs::cpu_time).transpose()?;
-    Ok(Snapshot { at: Instant::now(), server_cpu, allocs, own_cpu: procfs::cpu_time(std::process::id())?.total() })
+fn snapshot(target: &Target) -> io::Result<Snapshot> {
+    let server_cpu = target.pid.map(procfs::cpu_time).transpose()?;
+    Ok(Snapshot { at: Instant::now(), server_cpu, own_cpu: procfs::cpu_time(std::process::id())?.total() })
+}
+
+/// The server's allocation counters, when it has them.
+async fn alloc_snapshot(target: &Target) -> io::Result<Option<AllocStats>> {
+    match (target.pid, &target.alloc_stats) {
+        (Some(pid), Some(path)) => Ok(Some(request_alloc_stats(pid, path).await?)),
+        _ => Ok(None),
+    }
 }
 
 /// Asks the server (by `SIGUSR1`) to write its allocation counters, and reads them.
@@ -363,52 +404,127 @@ pub async fn request_alloc_stats(pid: u32, path: &Path) -> io::Result<AllocStats
     }
 }
 
-/// Runs sessions as `config` says and reports what it measured.
-pub async fn run(config: RunConfig) -> io::Result<RunReport> {
+/// Runs sessions as `config` says and reports what it measured, one report per target.
+pub async fn run(config: RunConfig) -> io::Result<Vec<RunReport>> {
+    if config.targets.is_empty() || (config.duration.is_none() && config.targets.len() > 1) {
+        return Err(io::Error::other("a run has one target, or several with a duration"));
+    }
     let config = Rc::new(config);
-    let shared = Rc::new(Shared::default());
-    let server_rest = config.pid.map(procfs::memory).transpose()?;
+    let shared = Rc::new(Shared {
+        reports: RefCell::new(vec![RunReport::default(); config.targets.len()]),
+        ..Shared::default()
+    });
+    let rest: Vec<_> =
+        config.targets.iter().map(|t| t.pid.map(procfs::memory).transpose()).collect::<Result<_, _>>()?;
     let local = tokio::task::LocalSet::new();
     local
         .run_until(async {
             let workers: Vec<_> = (0..config.concurrency.max(1))
                 .map(|_| tokio::task::spawn_local(worker(shared.clone(), config.clone())))
                 .collect();
-            let (first, last) = match config.duration {
-                Some(duration) => {
-                    tokio::time::sleep(config.warmup).await;
-                    let first = snapshot(&config).await?;
-                    shared.measuring.set(true);
-                    tokio::time::sleep(duration).await;
-                    shared.measuring.set(false);
-                    let last = snapshot(&config).await?;
-                    shared.stop.set(true);
-                    (first, last)
-                }
-                None => {
-                    let first = snapshot(&config).await?;
-                    shared.measuring.set(true);
-                    for worker in &workers {
-                        while !worker.is_finished() {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                    }
-                    (first, snapshot(&config).await?)
-                }
+            let ran = match config.duration {
+                Some(duration) => take_turns(&shared, &config, duration).await,
+                None => run_count(&shared, &config, &workers).await,
             };
+            shared.turn.set(None);
+            shared.stop.set(true);
+            shared.turn_started.notify_waiters();
             for worker in workers {
                 let _ = worker.await;
             }
-            let mut report = shared.report.borrow_mut();
-            report.elapsed = last.at - first.at;
-            report.server_cpu = first.server_cpu.zip(last.server_cpu).map(|(a, b)| b.since(a));
-            report.allocs = first.allocs.zip(last.allocs).map(|(a, b)| b.since(a));
-            report.own_cpu = last.own_cpu - first.own_cpu;
-            report.server_rest = server_rest;
-            report.server_end = config.pid.map(procfs::memory).transpose()?;
-            Ok(report.clone())
+            ran?;
+            let mut reports = shared.reports.borrow().clone();
+            for ((report, target), rest) in reports.iter_mut().zip(&config.targets).zip(rest) {
+                report.server_rest = rest;
+                report.server_end = target.pid.map(procfs::memory).transpose()?;
+            }
+            Ok(reports)
         })
         .await
+}
+
+/// Plays the one target until the session count is reached, all measured.
+async fn run_count(shared: &Shared, config: &RunConfig, workers: &[tokio::task::JoinHandle<()>]) -> io::Result<()> {
+    let target = &config.targets[0];
+    let allocs = alloc_snapshot(target).await?;
+    let first = snapshot(target)?;
+    shared.measuring.set(true);
+    shared.turn.set(Some(0));
+    shared.turn_started.notify_waiters();
+    for worker in workers {
+        while !worker.is_finished() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let last = snapshot(target)?;
+    let allocs = allocs.zip(alloc_snapshot(target).await?).map(|(a, b)| b.since(a));
+    let mut reports = shared.reports.borrow_mut();
+    add_turn(&mut reports[0], &first, &last);
+    reports[0].allocs = allocs;
+    Ok(())
+}
+
+/// Warms each target up, then measures each, turn by turn, for `duration`.
+async fn take_turns(shared: &Shared, config: &RunConfig, duration: Duration) -> io::Result<()> {
+    let turn = config.turn.max(Duration::from_millis(10));
+    let turns = |total: Duration| {
+        let count = total.as_secs_f64() / turn.as_secs_f64();
+        let count = (count.ceil() as u32).max(1);
+        (count, total / count)
+    };
+    let (count, length) = turns(config.warmup);
+    if !config.warmup.is_zero() {
+        for _ in 0..count {
+            for index in 0..config.targets.len() {
+                play_turn(shared, index, length).await;
+            }
+        }
+    }
+    // The servers are idle between turns: counters read now and at the end count the
+    // measured sessions only.
+    let mut allocs = Vec::new();
+    for target in &config.targets {
+        allocs.push(alloc_snapshot(target).await?);
+    }
+    shared.measuring.set(true);
+    let (count, length) = turns(duration);
+    for _ in 0..count {
+        for (index, target) in config.targets.iter().enumerate() {
+            let first = snapshot(target)?;
+            play_turn(shared, index, length).await;
+            let last = snapshot(target)?;
+            add_turn(&mut shared.reports.borrow_mut()[index], &first, &last);
+        }
+    }
+    shared.measuring.set(false);
+    for (index, (target, first)) in config.targets.iter().zip(allocs).enumerate() {
+        let last = alloc_snapshot(target).await?;
+        shared.reports.borrow_mut()[index].allocs = first.zip(last).map(|(a, b)| b.since(a));
+    }
+    Ok(())
+}
+
+/// Starts sessions against one target for `length`, then waits for them to end.
+async fn play_turn(shared: &Shared, target: usize, length: Duration) {
+    shared.turn.set(Some(target));
+    shared.turn_started.notify_waiters();
+    tokio::time::sleep(length).await;
+    shared.turn.set(None);
+    while shared.in_flight.get() > 0 {
+        shared.drained.notified().await;
+    }
+}
+
+/// Adds what one turn cost to a target's report.
+fn add_turn(report: &mut RunReport, first: &Snapshot, last: &Snapshot) {
+    report.elapsed += last.at - first.at;
+    report.own_cpu += last.own_cpu - first.own_cpu;
+    if let (Some(a), Some(b)) = (first.server_cpu, last.server_cpu) {
+        let spent = b.since(a);
+        let total = report.server_cpu.get_or_insert_default();
+        total.user += spent.user;
+        total.system += spent.system;
+    }
 }
 
 /// How a hold test is shaped.

@@ -127,7 +127,7 @@ pub fn table(results: &[Keys]) -> (String, bool) {
 
     let _ = writeln!(
         out,
-        "load: {} framework and {} reference runs, alternating; medians of the runs",
+        "load: {} framework and {} reference runs (rounds), each round in turns; medians of the rounds",
         framework.len(),
         reference.len()
     );
