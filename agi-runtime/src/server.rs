@@ -261,6 +261,7 @@ impl Server {
         let app = App::new(router, config, admission, stats);
         let tracker = TaskTracker::new();
         let mut acceptor = Acceptor {
+            nodelay: NoDelay::for_listener(&listener),
             app: app.clone(),
             tracker: tracker.clone(),
             denied_peers: Throttle::default(),
@@ -337,8 +338,44 @@ impl Server {
 /// `net.core.somaxconn`).
 const LISTEN_BACKLOG: u32 = 4096;
 
+/// How accepted connections get `TCP_NODELAY`: a call is one short line per command and
+/// a wait for the reply, so a write must never wait for an acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoDelay {
+    /// Set on the listener; whether connections inherit it is checked on the first one.
+    Unconfirmed,
+    /// Connections inherit it from the listener (as on Linux): a system call less per call.
+    Inherited,
+    /// Set on each connection.
+    PerConnection,
+}
+
+impl NoDelay {
+    fn for_listener(listener: &TcpListener) -> NoDelay {
+        match socket2::SockRef::from(listener).set_tcp_nodelay(true) {
+            Ok(()) => NoDelay::Unconfirmed,
+            Err(_) => NoDelay::PerConnection,
+        }
+    }
+
+    fn apply(&mut self, stream: &TcpStream) {
+        if *self == NoDelay::Unconfirmed {
+            match stream.nodelay() {
+                Ok(true) => *self = NoDelay::Inherited,
+                Ok(false) => *self = NoDelay::PerConnection,
+                // A connection already gone tells nothing: ask the next one.
+                Err(_) => {}
+            }
+        }
+        if *self != NoDelay::Inherited {
+            let _ = stream.set_nodelay(true);
+        }
+    }
+}
+
 /// The accept loop's side of admission: peer checks, handshake slots, spawning.
 struct Acceptor {
+    nodelay: NoDelay,
     app: Arc<App>,
     tracker: TaskTracker,
     denied_peers: Throttle,
@@ -349,6 +386,7 @@ struct Acceptor {
 
 impl Acceptor {
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr, connection: Option<OwnedTaken>) {
+        self.nodelay.apply(&stream);
         if let Some(policy) = &self.app.admission
             && let Admission::Deny(reason) = policy.check_peer(peer)
         {
@@ -458,8 +496,6 @@ fn serve_tcp(
     recorder: Option<&Recorder>,
     connection: Option<OwnedTaken>,
 ) -> impl Future<Output = SessionEnd> + Send + 'static {
-    // One small line per command and a wait for the reply: never delay a write.
-    let _ = stream.set_nodelay(true);
     // Unrecorded calls keep the stream unboxed.
     let stream = match recorder {
         Some(recorder) => Stream::from(Box::new(recorder.wrap(stream))),
@@ -471,6 +507,33 @@ fn serve_tcp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_accepted_connection_has_nodelay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut nodelay = NoDelay::for_listener(&listener);
+        assert_eq!(nodelay, NoDelay::Unconfirmed);
+        for _ in 0..2 {
+            let _client = TcpStream::connect(addr).await.unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            nodelay.apply(&stream);
+            assert!(stream.nodelay().unwrap());
+            assert_ne!(nodelay, NoDelay::Unconfirmed);
+        }
+        if cfg!(target_os = "linux") {
+            assert_eq!(nodelay, NoDelay::Inherited);
+        }
+
+        // A listener without it: set on each connection.
+        let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut per_connection = NoDelay::Unconfirmed;
+        let _client = TcpStream::connect(plain.local_addr().unwrap()).await.unwrap();
+        let (stream, _) = plain.accept().await.unwrap();
+        per_connection.apply(&stream);
+        assert_eq!(per_connection, NoDelay::PerConnection);
+        assert!(stream.nodelay().unwrap());
+    }
 
     #[test]
     fn a_throttle_logs_the_first_event_then_summaries() {
