@@ -9,7 +9,7 @@
 # machine's speed drifts (its cores are shared with other work), and turns this short
 # make each server see the same machine. Then it holds HOLD idle sessions on each, and
 # prints the table with the targets. Exits 0 when every target is met, 1 when one is
-# missed, 2 on an error. Loopback only; about 5 minutes once built.
+# missed, 2 on an error. Loopback only; about 3 minutes once built.
 #
 # Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 TURN_MS=250 CONCURRENCY=64
 # HOLD=19000 SERVER_CPU=0 LOAD_CPU=1 PORT=4573 (and the two ports after it)
