@@ -6,7 +6,12 @@
 # time), and prints the server's instructions per call (start-up included, spread over
 # the calls). The callgrind files stay in OUT for callgrind_annotate.
 #
+# With CACHE_SIM=1, callgrind also simulates the caches (the host's sizes) and the
+# misses per call are printed: instruction fetches (I1), data reads and writes (D1)
+# that missed the first-level caches.
+#
 # Settings (environment): SESSIONS=3000 CONCURRENCY=8 PORT=4573 OUT=target/callgrind
+# CACHE_SIM=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +19,7 @@ SESSIONS=${SESSIONS:-3000}
 CONCURRENCY=${CONCURRENCY:-8}
 PORT=${PORT:-4573}
 OUT=${OUT:-target/callgrind}
+CACHE_SIM=${CACHE_SIM:-0}
 BIN=target/bench-release
 
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed" >&2; exit 2; }
@@ -22,7 +28,9 @@ mkdir -p "$OUT"
 
 for server in reference framework; do
     log=$OUT/$server.log
-    valgrind --tool=callgrind --callgrind-out-file="$OUT/$server.callgrind" \
+    cache=()
+    if [[ $CACHE_SIM == 1 ]]; then cache=(--cache-sim=yes); fi
+    valgrind --tool=callgrind "${cache[@]}" --callgrind-out-file="$OUT/$server.callgrind" \
         "$BIN/bench-$server" --listen "127.0.0.1:$PORT" >"$OUT/$server.stdout" 2>"$log" &
     pid=$!
     for _ in $(seq 200); do
@@ -36,4 +44,9 @@ for server in reference framework; do
     errors=$(grep -oP '^errors=\K[0-9]+' "$OUT/$server.load.txt")
     total=$(grep -oP 'Collected : \K[0-9]+' "$log")
     printf '%-10s %8d instructions per call (%d calls, %d failed)\n' "$server" $((total / SESSIONS)) "$SESSIONS" "$errors"
+    if [[ $CACHE_SIM == 1 ]]; then
+        # The totals line of the output file: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.
+        grep '^totals:' "$OUT/$server.callgrind" | awk -v server="$server" -v n="$SESSIONS" \
+            '{ printf "%-10s %8.1f I1 misses, %.1f D1 read misses, %.1f D1 write misses per call\n", server, $5 / n, $6 / n, $7 / n }'
+    fi
 done
