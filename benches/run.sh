@@ -28,10 +28,13 @@ LOAD_CPU=${LOAD_CPU:-1}
 PORT=${PORT:-4573}
 OUT=${OUT:-target/bench-results/$(date +%Y%m%d-%H%M%S)}
 BIN=target/bench-release
-LABELS=(framework reference framework-status)
+# The order of the turns: the framework's follows the reference's, not the other run of
+# its own binary, whose code would still be in the caches.
+LABELS=(reference framework framework-status)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
+[[ $OUT != *,* ]] || die "OUT must not hold a comma (it is passed in --target lists)"
 cargo build --profile bench-release --quiet -p agi-bench --bins || die "build failed"
 mkdir -p "$OUT"
 
@@ -71,13 +74,14 @@ start_server() { # label, port, then the server's own arguments
     die "$binary is not listening after 5 s"
 }
 
+# (`${a[@]+"${a[@]}"}`: an empty array under `set -u`, with any bash.)
 stop_servers() {
     local pid
-    for pid in "${SERVER_PID[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${SERVER_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in ${SERVER_PID[@]+"${SERVER_PID[@]}"}; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in ${SERVER_PID[@]+"${SERVER_PID[@]}"}; do wait "$pid" 2>/dev/null || true; done
     SERVER_PID=()
 }
-trap 'for pid in "${SERVER_PID[@]}"; do kill -TERM "$pid" 2>/dev/null; done; true' EXIT
+trap 'for pid in ${SERVER_PID[@]+"${SERVER_PID[@]}"}; do kill -TERM "$pid" 2>/dev/null; done; true' EXIT
 
 server_for() {
     case $1 in

@@ -342,28 +342,44 @@ const LISTEN_BACKLOG: u32 = 4096;
 /// a wait for the reply, so a write must never wait for an acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NoDelay {
-    /// Set on the listener; whether connections inherit it is checked on the first one.
-    Unconfirmed,
+    /// Set on the listener; whether connections inherit it is being checked.
+    Unconfirmed {
+        /// Connections seen without it so far.
+        without: u8,
+    },
     /// Connections inherit it from the listener (as on Linux): a system call less per call.
     Inherited,
     /// Set on each connection.
     PerConnection,
 }
 
+/// Connections seen without the option before inheritance is ruled out: those queued
+/// before the listener had it are accepted first.
+const NODELAY_CHECKS: u8 = 8;
+
 impl NoDelay {
     fn for_listener(listener: &TcpListener) -> NoDelay {
-        match socket2::SockRef::from(listener).set_tcp_nodelay(true) {
-            Ok(()) => NoDelay::Unconfirmed,
-            Err(_) => NoDelay::PerConnection,
+        let socket = socket2::SockRef::from(listener);
+        if socket.set_tcp_nodelay(true).is_err() {
+            return NoDelay::PerConnection;
         }
+        // A listener sharing its port can be handed connections queued on another
+        // process's listener as that one closes (`net.ipv4.tcp_migrate_req`): they carry
+        // that listener's options, so each connection is set.
+        #[cfg(unix)]
+        if socket.reuse_port().unwrap_or(true) {
+            return NoDelay::PerConnection;
+        }
+        NoDelay::Unconfirmed { without: 0 }
     }
 
     fn apply(&mut self, stream: &TcpStream) {
-        if *self == NoDelay::Unconfirmed {
+        if let NoDelay::Unconfirmed { without } = self {
             match stream.nodelay() {
                 Ok(true) => *self = NoDelay::Inherited,
-                Ok(false) => *self = NoDelay::PerConnection,
-                // A connection already gone tells nothing: ask the next one.
+                Ok(false) if *without + 1 >= NODELAY_CHECKS => *self = NoDelay::PerConnection,
+                Ok(false) => *without += 1,
+                // A connection already gone tells nothing.
                 Err(_) => {}
             }
         }
@@ -510,29 +526,42 @@ mod tests {
 
     #[tokio::test]
     async fn every_accepted_connection_has_nodelay() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut nodelay = NoDelay::for_listener(&listener);
-        assert_eq!(nodelay, NoDelay::Unconfirmed);
-        for _ in 0..2 {
-            let _client = TcpStream::connect(addr).await.unwrap();
+        async fn accept(listener: &TcpListener, nodelay: &mut NoDelay) -> TcpStream {
+            let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
             let (stream, _) = listener.accept().await.unwrap();
             nodelay.apply(&stream);
-            assert!(stream.nodelay().unwrap());
-            assert_ne!(nodelay, NoDelay::Unconfirmed);
+            assert!(stream.nodelay().unwrap(), "{nodelay:?}");
+            stream
+        }
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut nodelay = NoDelay::for_listener(&listener);
+        assert_eq!(nodelay, NoDelay::Unconfirmed { without: 0 });
+        for _ in 0..2 {
+            accept(&listener, &mut nodelay).await;
         }
         if cfg!(target_os = "linux") {
             assert_eq!(nodelay, NoDelay::Inherited);
         }
 
-        // A listener without it: set on each connection.
+        // Connections without it: set on each, and after a few, no longer checked.
         let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut per_connection = NoDelay::Unconfirmed;
-        let _client = TcpStream::connect(plain.local_addr().unwrap()).await.unwrap();
-        let (stream, _) = plain.accept().await.unwrap();
-        per_connection.apply(&stream);
+        let mut per_connection = NoDelay::Unconfirmed { without: 0 };
+        for _ in 0..NODELAY_CHECKS {
+            assert_ne!(per_connection, NoDelay::PerConnection);
+            accept(&plain, &mut per_connection).await;
+        }
         assert_eq!(per_connection, NoDelay::PerConnection);
-        assert!(stream.nodelay().unwrap());
+        accept(&plain, &mut per_connection).await;
+
+        // A listener sharing its port can be handed other listeners' connections.
+        #[cfg(unix)]
+        {
+            let shared = Server::bind_reuse_port("127.0.0.1:0".parse().unwrap()).unwrap().listener;
+            let mut nodelay = NoDelay::for_listener(&shared);
+            assert_eq!(nodelay, NoDelay::PerConnection);
+            accept(&shared, &mut nodelay).await;
+        }
     }
 
     #[test]

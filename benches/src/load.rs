@@ -344,20 +344,20 @@ async fn worker(shared: Rc<Shared>, config: Rc<RunConfig>) {
         let addr = config.targets[target].addr;
         let outcome = tokio::time::timeout(config.session_timeout, play(addr, config.reply_delay)).await;
         shared.in_flight.set(shared.in_flight.get() - 1);
+        let refused = matches!(outcome, Ok(Err(ErrorKind::Connect)));
         match outcome {
             Ok(Ok(played)) if measured => shared.record(target, &played, started.elapsed().as_nanos() as u64),
             Ok(Ok(_)) => {}
-            Ok(Err(kind)) => {
-                shared.fail(target, kind);
-                if kind == ErrorKind::Connect {
-                    // The server is not there (yet): do not spin.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
+            Ok(Err(kind)) => shared.fail(target, kind),
             Err(_) => shared.fail(target, ErrorKind::Timeout),
         }
         if shared.in_flight.get() == 0 && shared.turn.get().is_none() {
             shared.drained.notify_one();
+        }
+        if refused {
+            // The server is not there (yet): do not spin. (After the turn's end was
+            // signalled: this pause is not the turn's time.)
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }
