@@ -82,31 +82,21 @@ struct Labelled {
 
 /// `label=L,addr=A[,pid=PID][,alloc-stats=FILE][,out=FILE]`.
 fn parse_target(spec: &str) -> Labelled {
-    let mut labelled = Labelled {
-        target: Target { addr: ([127, 0, 0, 1], 4573).into(), pid: None, alloc_stats: None },
-        label: String::new(),
-        out: None,
-    };
-    let mut has_addr = false;
+    let (mut addr, mut pid, mut alloc_stats, mut label, mut out) = (None, None, None, String::new(), None);
     for field in spec.split(',') {
         let Some((key, value)) = field.split_once('=') else { fail(&format!("bad --target field `{field}`")) };
         let bad = || -> ! { fail(&format!("bad value for {key} in --target: `{value}`")) };
         match key {
-            "label" => labelled.label = value.to_owned(),
-            "addr" => {
-                labelled.target.addr = loopback(value.parse().unwrap_or_else(|_| bad()));
-                has_addr = true;
-            }
-            "pid" => labelled.target.pid = Some(value.parse().unwrap_or_else(|_| bad())),
-            "alloc-stats" => labelled.target.alloc_stats = Some(value.into()),
-            "out" => labelled.out = Some(value.into()),
+            "label" => label = value.to_owned(),
+            "addr" => addr = Some(loopback(value.parse().unwrap_or_else(|_| bad()))),
+            "pid" => pid = Some(value.parse().unwrap_or_else(|_| bad())),
+            "alloc-stats" => alloc_stats = Some(value.into()),
+            "out" => out = Some(value.into()),
             _ => fail(&format!("unknown --target field `{key}`")),
         }
     }
-    if !has_addr {
-        fail("a --target needs addr=");
-    }
-    labelled
+    let addr = addr.unwrap_or_else(|| fail("a --target needs addr="));
+    Labelled { target: Target { addr, pid, alloc_stats }, label, out }
 }
 
 fn or_exit<T>(result: std::io::Result<T>) -> T {
