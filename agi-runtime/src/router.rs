@@ -1,6 +1,5 @@
 //! The route table: which handler serves which `agi_network_script` path.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
@@ -347,30 +346,35 @@ impl<S: Send + Sync + 'static, S2> Handler<S2> for WithState<S> {
 
 /// A router frozen for serving: static routes by exact path, the rest by specificity.
 pub(crate) struct RouteTable {
-    exact: HashMap<Box<str>, RouteEntry<()>>,
+    /// Sorted by path, searched by bisection: a few comparisons and no hashing (a
+    /// keyed hash of the path cost more than the comparisons of a table of any size
+    /// an application has).
+    exact: Box<[(Box<str>, RouteEntry<()>)]>,
     dynamic: Vec<RouteEntry<()>>,
 }
 
 impl RouteTable {
     pub(crate) fn new(router: Router<()>) -> RouteTable {
-        let mut exact = HashMap::new();
+        let mut exact = Vec::new();
         let mut dynamic = Vec::new();
         for entry in router.entries {
             if entry.info.is_static() {
                 let path = if entry.info.segments.is_empty() { "/".into() } else { entry.info.pattern.clone() };
-                exact.insert(path, entry);
+                exact.push((path, entry));
             } else {
                 dynamic.push(entry);
             }
         }
         dynamic.sort_by_cached_key(|e| specificity(&e.info));
-        RouteTable { exact, dynamic }
+        // The router refused two static routes with one path, so the order is total.
+        exact.sort_by(|(a, _), (b, _)| a.cmp(b));
+        RouteTable { exact: exact.into_boxed_slice(), dynamic }
     }
 
     /// Finds the handler for a request path.
     pub(crate) fn find(&self, path: &str) -> Option<Matched<'_>> {
-        if let Some(entry) = self.exact.get(path) {
-            return Some(Matched { entry, captures: Vec::new() });
+        if let Ok(found) = self.exact.binary_search_by(|(exact, _)| (**exact).cmp(path)) {
+            return Some(Matched { entry: &self.exact[found].1, captures: Vec::new() });
         }
         let mut captures = Vec::new();
         let entry = self.dynamic.iter().find(|entry| entry.info.matches(path, &mut captures))?;
