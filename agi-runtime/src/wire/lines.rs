@@ -11,6 +11,25 @@ pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// The offset of the first LF in `haystack`.
+///
+/// On x86-64 with AVX2, through a searcher built once: `memchr::memchr` chooses its
+/// implementation and builds its vectors again at every call, which cost as much as
+/// the search itself over the short lines of AGI (an environment block is about 23
+/// searches in a row).
+#[inline]
+pub(crate) fn find_lf(haystack: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use memchr::arch::x86_64::avx2::memchr::One;
+        static SEARCHER: std::sync::OnceLock<Option<One>> = std::sync::OnceLock::new();
+        if let Some(searcher) = SEARCHER.get_or_init(|| One::new(b'\n')) {
+            return searcher.find(haystack);
+        }
+    }
+    memchr::memchr(b'\n', haystack)
+}
+
 /// A line longer than the configured cap: the peer is broken or hostile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LineTooLong {
@@ -74,7 +93,7 @@ impl LineBuffer {
             // The usual case before each command and each first read of a reply.
             return Ok(None);
         }
-        if let Some(offset) = memchr::memchr(b'\n', &pending[self.scanned..]) {
+        if let Some(offset) = find_lf(&pending[self.scanned..]) {
             let lf = self.scanned + offset;
             self.scanned = 0;
             if lf > max {
@@ -98,7 +117,7 @@ impl LineBuffer {
         let mut start = 0;
         let mut from = self.scanned;
         let drained = loop {
-            let Some(offset) = memchr::memchr(b'\n', &pending[from..]) else {
+            let Some(offset) = find_lf(&pending[from..]) else {
                 let partial = pending.len() - start;
                 break if partial > max { Drained::TooLong(LineTooLong { max }) } else { Drained::More };
             };
