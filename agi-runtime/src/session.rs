@@ -163,9 +163,9 @@ pub(crate) fn run(
     // and so its memory while it waits. Made here, so that the session's future keeps
     // neither the stream nor the handshake slot it moves into it.
     let opening = Box::pin(open_call(stream.into(), app.clone(), handshake));
-    // The call's own state is boxed too, built in place when the task first runs: the
-    // task stays a few words, and spawning it copies only those, not the call's state.
-    async move { Box::pin(run_in_span(opening, peer, app, connection)).await }.instrument(span)
+    // The call's own state is boxed too: the task stays a few words, and spawning it
+    // copies only those, not the call's state.
+    Box::pin(run_in_span(opening, peer, app, connection)).instrument(span)
 }
 
 /// Records a field of the call's span: the span this future is instrumented with,
