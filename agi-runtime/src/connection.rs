@@ -78,6 +78,11 @@ const READ_CHUNK: usize = 256;
 /// Asterisk block (about 700 bytes without arguments) fits, so it takes one read.
 const ENV_CHUNK: usize = 1024;
 
+/// How many bytes the look for lines sent between commands takes at a time, on the
+/// stack: usually nothing is there (the buffer is zeroed for nothing), and what is
+/// (a `HANGUP` line) is short; more is taken by further reads.
+const PEEK_CHUNK: usize = 64;
+
 /// The room reserved for encoded commands: most fit, so encoding allocates once a call.
 const COMMAND_CAPACITY: usize = 64;
 
@@ -189,7 +194,7 @@ impl Connection {
             // Tokio knows whether the socket may be readable: when it is not, this makes
             // no system call and stores no waker. The bytes land on the stack first, so
             // that a call with nothing pending keeps no read buffer.
-            let mut chunk = [0u8; READ_CHUNK];
+            let mut chunk = [0u8; PEEK_CHUNK];
             return match tcp.try_read(&mut chunk) {
                 Ok(n) => {
                     self.lines.read_target(n).extend_from_slice(&chunk[..n]);
@@ -200,7 +205,7 @@ impl Connection {
             };
         }
         // Uninitialised: most of the time nothing is there, so nothing is written.
-        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); PEEK_CHUNK];
         let mut buf = ReadBuf::uninit(&mut chunk);
         let mut cx = Context::from_waker(Waker::noop());
         match Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
