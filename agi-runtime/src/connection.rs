@@ -6,6 +6,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::buffers;
 use crate::wire::lines::{Drained, LineBuffer, LineSink, LineSpan, LineTooLong};
 
 /// What a session runs over: a TCP stream in production, an in-memory pipe in tests.
@@ -120,12 +121,19 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        buffers::give(self.lines.take_storage());
+        buffers::give(std::mem::take(&mut self.out));
+    }
+}
+
 impl Connection {
     pub(crate) fn new(stream: impl Into<Stream>) -> Connection {
         Connection {
             stream: stream.into(),
             lines: LineBuffer::default(),
-            out: Vec::with_capacity(COMMAND_CAPACITY),
+            out: buffers::take(COMMAND_CAPACITY),
             chunk: ENV_CHUNK,
         }
     }
@@ -134,7 +142,9 @@ impl Connection {
     /// for the block is given back, so a call waiting for a reply holds little memory.
     pub(crate) fn environment_read(&mut self) {
         self.chunk = READ_CHUNK;
-        self.lines.release_if_empty();
+        if let Some(storage) = self.lines.take_if_empty() {
+            buffers::give(storage);
+        }
     }
 
     /// Reads until a whole line (at most `max` bytes) is buffered. Cancel-safe: bytes
@@ -159,7 +169,16 @@ impl Connection {
     /// call. (Waiting for readiness before reserving room would spare a waiting call its
     /// 256-byte buffer, at about 400 instructions per read: measured, not worth it.)
     async fn fill(&mut self) -> std::io::Result<usize> {
+        self.ensure_storage();
         self.stream.read_buf(self.lines.read_target(self.chunk)).await
+    }
+
+    /// Gives the line buffer a recycled allocation of the size reads ask for, if it has
+    /// none (a waiting call holds no read buffer until bytes arrive).
+    fn ensure_storage(&mut self) {
+        if self.lines.capacity() == 0 {
+            self.lines.provide(buffers::take(self.chunk));
+        }
     }
 
     /// Hands each line to `sink` as it arrives, reading as needed, until it wants no
@@ -197,6 +216,7 @@ impl Connection {
             let mut chunk = [0u8; PEEK_CHUNK];
             return match tcp.try_read(&mut chunk) {
                 Ok(n) => {
+                    self.ensure_storage();
                     self.lines.read_target(n).extend_from_slice(&chunk[..n]);
                     Ok(Some(n))
                 }
@@ -211,6 +231,7 @@ impl Connection {
         match Pin::new(&mut self.stream).poll_read(&mut cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let filled = buf.filled();
+                self.ensure_storage();
                 self.lines.read_target(filled.len()).extend_from_slice(filled);
                 Ok(Some(filled.len()))
             }

@@ -49,6 +49,7 @@ pub mod __bench;
 #[path = "private.rs"]
 pub mod __private;
 mod admission;
+mod buffers;
 mod call;
 pub mod commands;
 mod connection;

@@ -189,11 +189,29 @@ impl LineBuffer {
         &mut self.buf
     }
 
-    /// Frees the buffer when nothing is pending; the next read allocates a new one.
-    pub(crate) fn release_if_empty(&mut self) {
-        if self.buf.is_empty() {
-            self.buf = Vec::new();
-        }
+    /// Room allocated for bytes, used or not.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Gives the buffer an allocation to read into; it must hold no byte yet.
+    pub(crate) fn provide(&mut self, storage: Vec<u8>) {
+        debug_assert!(self.buf.is_empty() && storage.is_empty());
+        self.buf = storage;
+        self.start = 0;
+        self.scanned = 0;
+    }
+
+    /// Takes the buffer's allocation when nothing is pending in it: the next read needs
+    /// another one.
+    pub(crate) fn take_if_empty(&mut self) -> Option<Vec<u8>> {
+        self.buf.is_empty().then(|| std::mem::take(&mut self.buf))
+    }
+
+    /// Takes the buffer's allocation, dropping whatever is pending.
+    pub(crate) fn take_storage(&mut self) -> Vec<u8> {
+        self.clear();
+        std::mem::take(&mut self.buf)
     }
 
     /// Adds bytes as if they had been read.
