@@ -87,12 +87,18 @@ pub(crate) struct LineSpan {
 
 impl LineBuffer {
     /// Finds the first complete line, without its LF (and without one CR before it).
+    #[inline]
     pub(crate) fn next_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
-        let pending = &self.buf[self.start..];
-        if pending.is_empty() {
-            // The usual case before each command and each first read of a reply.
+        if self.start == self.buf.len() {
+            // The usual case before each command and each first read of a reply: checked
+            // inline, without a call.
             return Ok(None);
         }
+        self.find_line(max)
+    }
+
+    fn find_line(&mut self, max: usize) -> Result<Option<LineSpan>, LineTooLong> {
+        let pending = &self.buf[self.start..];
         if let Some(offset) = find_lf(&pending[self.scanned..]) {
             let lf = self.scanned + offset;
             self.scanned = 0;
