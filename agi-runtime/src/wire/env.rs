@@ -119,8 +119,8 @@ enum Known {
 const KNOWN_COUNT: usize = Known::Threadid as usize + 1;
 const ABSENT: u16 = u16::MAX;
 
-/// Every known variable and its name, in the order Asterisk sends them.
-/// Each name as Asterisk writes it at the start of a line: with the `: ` that follows.
+/// Every known variable, in the order Asterisk sends them, with its name as it starts a
+/// line: followed by `: `.
 const KNOWN: [(Known, &[u8]); KNOWN_COUNT] = [
     (Known::Network, b"agi_network: "),
     (Known::NetworkScript, b"agi_network_script: "),
