@@ -1,19 +1,21 @@
 //! Recycling of the byte buffers every call needs, per thread: the buffer the
-//! environment block is read into, the one replies are read into, and the one commands
-//! are encoded into.
+//! environment block is read into, the environment's text, the buffer replies are read
+//! into, and the one commands are encoded into.
 //!
 //! Calls start and end in bursts (one poll of the runtime serves many), and the system
 //! allocator's per-thread cache keeps only a few chunks of a size: most of these
 //! allocations then went to the allocator's slow paths, which sort, merge and split
 //! chunks (`benches/callgrind.sh` counts the difference). A buffer given back here is
-//! handed to the next call that asks on the same thread, emptied. Each pool keeps at
-//! most [`POOLED`] buffers, so a thread never holds more than about 85 KiB here.
+//! handed to the next call that asks on the same thread, emptied. Each size keeps at
+//! most [`POOLED`] buffers, so a thread never holds more than about 270 KiB here.
 
 use std::cell::RefCell;
 
-/// The sizes pooled, each with its own pool: what the calls ask for. A buffer of any
-/// other capacity (one that grew for a long line) is freed as usual.
-const SIZES: [usize; 3] = [64, 256, 1024];
+/// The sizes pooled, each with its own pool: the command buffer, the reply buffer, the
+/// environment's text (in steps of 128 bytes, so that a text wastes little room for the
+/// whole call), and the environment read. A buffer of any other capacity (one that grew
+/// for a long line) is freed as usual.
+const SIZES: [usize; 7] = [64, 256, 512, 640, 768, 896, 1024];
 
 /// The most buffers of one size a thread keeps.
 const POOLED: usize = 64;
@@ -22,14 +24,21 @@ thread_local! {
     static POOLS: RefCell<[Vec<Vec<u8>>; SIZES.len()]> = const { RefCell::new([const { Vec::new() }; SIZES.len()]) };
 }
 
-/// An empty buffer with room for `capacity` bytes: a recycled one when the thread has
-/// one of that size.
+/// An empty buffer with room for at least `capacity` bytes: of the smallest pooled size
+/// that holds them, recycled when the thread has one; of exactly `capacity` beyond the
+/// pooled sizes.
 pub(crate) fn take(capacity: usize) -> Vec<u8> {
-    let recycled = match SIZES.iter().position(|&size| size == capacity) {
-        Some(class) => POOLS.try_with(|pools| pools.borrow_mut()[class].pop()).ok().flatten(),
-        None => None,
+    let Some(class) = SIZES.iter().position(|&size| size >= capacity) else {
+        return Vec::with_capacity(capacity);
     };
-    recycled.unwrap_or_else(|| Vec::with_capacity(capacity))
+    let recycled = POOLS.try_with(|pools| pools.borrow_mut()[class].pop()).ok().flatten();
+    recycled.unwrap_or_else(|| Vec::with_capacity(SIZES[class]))
+}
+
+/// An empty string with room for at least `capacity` bytes, as [`take`] gives.
+pub(crate) fn take_string(capacity: usize) -> String {
+    // An empty buffer is valid UTF-8: this never falls back.
+    String::from_utf8(take(capacity)).unwrap_or_default()
 }
 
 /// Gives a buffer back for another call; it is freed if it has none of the pooled
@@ -62,6 +71,15 @@ mod tests {
         let again = take(256);
         assert_eq!(again.as_ptr(), address, "the same allocation comes back");
         assert!(again.is_empty());
+    }
+
+    #[test]
+    fn a_request_gets_the_smallest_pooled_size_that_holds_it() {
+        assert_eq!(take(64).capacity(), 64);
+        assert_eq!(take(580).capacity(), 640);
+        assert_eq!(take(1024).capacity(), 1024);
+        assert_eq!(take(1500).capacity(), 1500);
+        assert_eq!(take_string(600).capacity(), 640);
     }
 
     #[test]

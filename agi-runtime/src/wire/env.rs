@@ -376,6 +376,13 @@ impl AgiEnv {
     }
 }
 
+impl Drop for AgiEnv {
+    fn drop(&mut self) {
+        // Its buffer serves the next call's environment (see `crate::buffers`).
+        crate::buffers::give(std::mem::take(&mut self.text).into_bytes());
+    }
+}
+
 impl fmt::Debug for AgiEnv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
@@ -532,7 +539,7 @@ impl EnvBuilder {
         match std::str::from_utf8(lines) {
             Ok(text) if memchr::memchr(b'\r', lines).is_none() => {
                 let room = self.path_room(self.env.text.len() + text.len());
-                self.env.text.reserve_exact(text.len() + room);
+                self.reserve_text(text.len() + room);
                 self.env.text.push_str(text);
             }
             _ => self.push_cleaned(mark, chunk)?,
@@ -571,9 +578,19 @@ impl EnvBuilder {
             cleaned.push('\n');
         }
         let room = self.path_room(self.env.text.len() + cleaned.len());
-        self.env.text.reserve_exact(cleaned.len() + room);
+        self.reserve_text(cleaned.len() + room);
         self.env.text.push_str(&cleaned);
         Ok(())
+    }
+
+    /// Room for `additional` more bytes of text: a recycled buffer for the first chunk
+    /// (usually the whole block), the exact room after it.
+    fn reserve_text(&mut self, additional: usize) {
+        if self.env.text.capacity() == 0 {
+            self.env.text = crate::buffers::take_string(additional);
+        } else {
+            self.env.text.reserve_exact(additional);
+        }
     }
 
     /// Room for the path derived at the end (`/` and at most the whole script), reserved
