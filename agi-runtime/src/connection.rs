@@ -84,7 +84,8 @@ const ENV_CHUNK: usize = 1024;
 /// (a `HANGUP` line) is short; more is taken by further reads.
 const PEEK_CHUNK: usize = 64;
 
-/// The room reserved for encoded commands: most fit, so encoding allocates once a call.
+/// The room reserved for encoded commands: most fit, so encoding takes one buffer (from
+/// the thread's pool) a call.
 const COMMAND_CAPACITY: usize = 64;
 
 /// How [`Connection::read_lines`] ended.
@@ -139,7 +140,8 @@ impl Connection {
     }
 
     /// The environment block is read: later reads ask for less, and the buffer sized
-    /// for the block is given back, so a call waiting for a reply holds little memory.
+    /// for the block goes back to the thread's pool, so a call waiting for a reply holds
+    /// little memory.
     pub(crate) fn environment_read(&mut self) {
         self.chunk = READ_CHUNK;
         if let Some(storage) = self.lines.take_if_empty() {
