@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use crate::connection::{Connection, ReadLine};
@@ -445,58 +447,11 @@ impl Call {
         result
     }
 
-    async fn exchange(&mut self, command: &str, send: bool) -> AgiResult<()> {
+    /// The exchange of the command in `out` (sent when `send`): its future ends with
+    /// the command's final reply, which stays pending in the buffer.
+    fn exchange<'c>(&'c mut self, command: &'c str, send: bool) -> Exchange<'c> {
         self.in_flight = true;
-        if send && let Err(e) = self.conn.send_out().await {
-            return Err(self.io_failed(e));
-        }
-        let mut skipped = 0;
-        loop {
-            let span = self.next_line().await?;
-            let step = self.step(span, command);
-            if matches!(step, Step::Hangup | Step::Skip) {
-                // Asterisk sends at most two `HANGUP` lines and one `100`: more is a
-                // peer keeping the command from ever ending.
-                skipped += 1;
-                if skipped > MAX_LINES_BEFORE_REPLY {
-                    self.conn.consume(span);
-                    return Err(self.protocol_error(format!("`{command}` got {skipped} lines that are not its reply")));
-                }
-            }
-            match step {
-                Step::Final => {
-                    self.in_flight = false;
-                    self.pending = Some(span);
-                    return Ok(());
-                }
-                Step::Hangup => {
-                    self.conn.consume(span);
-                    self.mark_hung_up();
-                }
-                Step::Skip => self.conn.consume(span),
-                Step::Fail(error) => {
-                    self.conn.consume(span);
-                    self.in_flight = false;
-                    if matches!(error, AgiError::HungUp) {
-                        self.mark_hung_up();
-                    }
-                    return Err(error);
-                }
-                Step::UsageBlock => {
-                    self.conn.consume(span);
-                    let usage = self.read_usage_block().await?;
-                    self.in_flight = false;
-                    return Err(AgiError::InvalidSyntax { command: command.to_owned(), usage: Some(usage) });
-                }
-                Step::Malformed(text) => {
-                    self.conn.consume(span);
-                    return Err(self.protocol_error(format!(
-                        "`{command}` got a reply that is not AGI: `{}`",
-                        text.escape_debug()
-                    )));
-                }
-            }
-        }
+        Exchange { call: self, command, sending: send.then_some(0), skipped: 0, usage: None }
     }
 
     /// Decides what a line means for the command in flight.
@@ -537,34 +492,19 @@ impl Call {
         }
     }
 
-    /// Reads the body of a `520-` block up to its `520 ` line, interpreting nothing: the
-    /// body can hold lines that look like replies (`Example return code: 200 result=1`).
-    async fn read_usage_block(&mut self) -> AgiResult<String> {
-        let mut usage = String::new();
-        for _ in 0..=self.limits.max_usage_lines {
-            let span = self.next_line().await?;
-            let line = lossy(self.conn.line(span)).into_owned();
-            self.conn.consume(span);
-            if ends_usage_block(&line) {
-                return Ok(usage);
-            }
-            if !usage.is_empty() {
-                usage.push('\n');
-            }
-            usage.push_str(&line);
-        }
-        Err(self.protocol_error(format!("a 520 usage block did not end within {} lines", self.limits.max_usage_lines)))
+    async fn next_line(&mut self) -> AgiResult<LineSpan> {
+        std::future::poll_fn(|cx| self.poll_next_line(cx)).await
     }
 
-    async fn next_line(&mut self) -> AgiResult<LineSpan> {
-        match self.conn.read_line(self.limits.max_reply_line).await {
+    fn poll_next_line(&mut self, cx: &mut Context<'_>) -> Poll<AgiResult<LineSpan>> {
+        Poll::Ready(match ready!(self.conn.poll_read_line(cx, self.limits.max_reply_line)) {
             Ok(ReadLine::Line(span)) => Ok(span),
             Ok(ReadLine::Eof) => Err(self.disconnected()),
             Ok(ReadLine::TooLong(too_long)) => {
                 Err(self.protocol_error(format!("reply line longer than {} bytes", too_long.max)))
             }
             Err(e) => Err(self.io_failed(e)),
-        }
+        })
     }
 
     fn response(&self, command: &str) -> AgiResult<Response<'_>> {
@@ -667,6 +607,113 @@ impl Call {
             }
         })
         .await;
+    }
+}
+
+/// One command's exchange: the command line sent, then lines read until its final
+/// reply. Written by hand rather than as an `async fn`: it runs for every command, and
+/// the nested state machines of `async` code cost instructions and code size at each
+/// of its two polls (one sends and finds no reply yet, one reads it).
+///
+/// Dropped before it ends, it leaves the call in flight, so the next command finds the
+/// call out of step (`prepare`).
+struct Exchange<'c> {
+    call: &'c mut Call,
+    command: &'c str,
+    /// Bytes of the command line written so far, until it is all sent.
+    sending: Option<usize>,
+    /// Lines read that were not the reply (`HANGUP`, `100 Trying`).
+    skipped: usize,
+    /// The body of a `520-` usage block, once its first line came.
+    usage: Option<UsageBlock>,
+}
+
+/// A `520-` usage block being read: its body lines are kept, not interpreted (they can
+/// look like replies: `Example return code: 200 result=1`).
+struct UsageBlock {
+    text: String,
+    lines: usize,
+}
+
+impl Future for Exchange<'_> {
+    type Output = AgiResult<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<AgiResult<()>> {
+        let this = self.get_mut();
+        let call = &mut *this.call;
+        if let Some(written) = &mut this.sending {
+            if let Err(e) = ready!(call.conn.poll_send_out(cx, written)) {
+                return Poll::Ready(Err(call.io_failed(e)));
+            }
+            this.sending = None;
+        }
+        loop {
+            let span = ready!(call.poll_next_line(cx))?;
+            if let Some(usage) = &mut this.usage {
+                let line = lossy(call.conn.line(span)).into_owned();
+                call.conn.consume(span);
+                if ends_usage_block(&line) {
+                    call.in_flight = false;
+                    let usage = std::mem::take(&mut usage.text);
+                    return Poll::Ready(Err(AgiError::InvalidSyntax {
+                        command: this.command.to_owned(),
+                        usage: Some(usage),
+                    }));
+                }
+                usage.lines += 1;
+                if usage.lines > call.limits.max_usage_lines {
+                    let max = call.limits.max_usage_lines;
+                    return Poll::Ready(Err(
+                        call.protocol_error(format!("a 520 usage block did not end within {max} lines"))
+                    ));
+                }
+                if !usage.text.is_empty() {
+                    usage.text.push('\n');
+                }
+                usage.text.push_str(&line);
+                continue;
+            }
+            let step = call.step(span, this.command);
+            if matches!(step, Step::Hangup | Step::Skip) {
+                // Asterisk sends at most two `HANGUP` lines and one `100`: more is a
+                // peer keeping the command from ever ending.
+                this.skipped += 1;
+                if this.skipped > MAX_LINES_BEFORE_REPLY {
+                    call.conn.consume(span);
+                    let message = format!("`{}` got {} lines that are not its reply", this.command, this.skipped);
+                    return Poll::Ready(Err(call.protocol_error(message)));
+                }
+            }
+            match step {
+                Step::Final => {
+                    call.in_flight = false;
+                    call.pending = Some(span);
+                    return Poll::Ready(Ok(()));
+                }
+                Step::Hangup => {
+                    call.conn.consume(span);
+                    call.mark_hung_up();
+                }
+                Step::Skip => call.conn.consume(span),
+                Step::Fail(error) => {
+                    call.conn.consume(span);
+                    call.in_flight = false;
+                    if matches!(error, AgiError::HungUp) {
+                        call.mark_hung_up();
+                    }
+                    return Poll::Ready(Err(error));
+                }
+                Step::UsageBlock => {
+                    call.conn.consume(span);
+                    this.usage = Some(UsageBlock { text: String::new(), lines: 0 });
+                }
+                Step::Malformed(text) => {
+                    call.conn.consume(span);
+                    let message = format!("`{}` got a reply that is not AGI: `{}`", this.command, text.escape_debug());
+                    return Poll::Ready(Err(call.protocol_error(message)));
+                }
+            }
+        }
     }
 }
 

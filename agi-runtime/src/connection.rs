@@ -1,7 +1,8 @@
 //! The byte stream of one session: bounded line reads and whole-line writes.
 
+use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Waker, ready};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -152,14 +153,20 @@ impl Connection {
     /// Reads until a whole line (at most `max` bytes) is buffered. Cancel-safe: bytes
     /// read before a cancellation stay in the buffer.
     pub(crate) async fn read_line(&mut self, max: usize) -> std::io::Result<ReadLine> {
+        std::future::poll_fn(|cx| self.poll_read_line(cx, max)).await
+    }
+
+    /// [`read_line`](Self::read_line) as a poll, for the hand-written future of a
+    /// command's exchange.
+    pub(crate) fn poll_read_line(&mut self, cx: &mut Context<'_>, max: usize) -> Poll<std::io::Result<ReadLine>> {
         loop {
             match self.lines.next_line(max) {
-                Ok(Some(span)) => return Ok(ReadLine::Line(span)),
+                Ok(Some(span)) => return Poll::Ready(Ok(ReadLine::Line(span))),
                 Ok(None) => {}
-                Err(too_long) => return Ok(ReadLine::TooLong(too_long)),
+                Err(too_long) => return Poll::Ready(Ok(ReadLine::TooLong(too_long))),
             }
-            if self.fill().await? == 0 {
-                return Ok(ReadLine::Eof);
+            if ready!(self.poll_fill(cx))? == 0 {
+                return Poll::Ready(Ok(ReadLine::Eof));
             }
         }
     }
@@ -171,8 +178,13 @@ impl Connection {
     /// call. (Waiting for readiness before reserving room would spare a waiting call its
     /// 256-byte buffer, at about 400 instructions per read: measured, not worth it.)
     async fn fill(&mut self) -> std::io::Result<usize> {
+        std::future::poll_fn(|cx| self.poll_fill(cx)).await
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         self.ensure_storage();
-        self.stream.read_buf(self.lines.read_target(self.chunk)).await
+        // The read future keeps nothing between polls: made again at each one.
+        std::pin::pin!(self.stream.read_buf(self.lines.read_target(self.chunk))).poll(cx)
     }
 
     /// Gives the line buffer a recycled allocation of the size reads ask for, if it has
@@ -253,6 +265,18 @@ impl Connection {
     /// Sends the encoded command in `out`.
     pub(crate) async fn send_out(&mut self) -> std::io::Result<()> {
         self.stream.write_all(&self.out).await
+    }
+
+    /// Writes the encoded command in `out` from byte `*written` on, counting the bytes
+    /// written: the poll form of [`send_out`](Self::send_out).
+    pub(crate) fn poll_send_out(&mut self, cx: &mut Context<'_>, written: &mut usize) -> Poll<std::io::Result<()>> {
+        while let Some(rest) = self.out.get(*written..).filter(|rest| !rest.is_empty()) {
+            match ready!(Pin::new(&mut self.stream).poll_write(cx, rest))? {
+                0 => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                n => *written += n,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Sends bytes that are not an encoded command (the end-of-session marker, data lines).
