@@ -3,13 +3,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
 use tracing::Instrument as _;
 
 use crate::admission::{Admission, AdmissionPolicy};
@@ -94,22 +94,32 @@ impl App {
 /// The order to cut the calls still running, given once a graceful shutdown's grace
 /// period is over.
 ///
-/// A flag a running call reads after each poll of its handler (a `CancellationToken`
-/// takes a lock twice at every poll of its future), and a `Notify` that wakes the
-/// calls, each registered once.
+/// A flag a running call reads after each poll of its handler, and the wakers of the
+/// calls running, each left once, to wake them all when the order is given. (A
+/// `CancellationToken` takes a lock twice at every poll of its future; a `Notify`
+/// costs a call several hundred instructions to watch and to leave.)
 #[derive(Debug, Default)]
 pub(crate) struct Cut {
     given: AtomicBool,
-    notify: Notify,
+    running: Mutex<RunningCalls>,
     /// Calls cut so far.
     calls: AtomicUsize,
+}
+
+/// The wakers of the calls running, in slots reused as calls end.
+#[derive(Debug, Default)]
+struct RunningCalls {
+    wakers: Vec<Option<Waker>>,
+    free: Vec<usize>,
 }
 
 impl Cut {
     /// Cuts every call: each one ends at its next poll.
     pub(crate) fn cancel(&self) {
         self.given.store(true, Ordering::Release);
-        self.notify.notify_waiters();
+        // Taken under the lock, woken outside it: a woken call may leave at once.
+        let wakers: Vec<Waker> = self.running().wakers.iter_mut().filter_map(Option::take).collect();
+        wakers.into_iter().for_each(Waker::wake);
     }
 
     /// How many calls the cut ended (for the shutdown report).
@@ -119,6 +129,58 @@ impl Cut {
 
     fn is_given(&self) -> bool {
         self.given.load(Ordering::Acquire)
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, RunningCalls> {
+        // The lock guards no invariant a panic could break halfway.
+        self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A running call's watch for the cut: its task's waker, left with [`Cut`] at the
+/// first poll that waits (a task's waker stays valid for its life), taken back on drop.
+struct CutWatch<'a> {
+    cut: &'a Cut,
+    slot: Option<usize>,
+}
+
+impl<'a> CutWatch<'a> {
+    fn new(cut: &'a Cut) -> Self {
+        CutWatch { cut, slot: None }
+    }
+
+    /// Whether the cut is given, leaving `waker` first if it was not left yet. Left
+    /// before the flag is read: a cut given in between wakes it, or is seen.
+    fn is_cut(&mut self, waker: &Waker) -> bool {
+        if self.slot.is_none() {
+            let mut running = self.cut.running();
+            let waker = Some(waker.clone());
+            let slot = match running.free.pop() {
+                Some(slot) => slot,
+                None => {
+                    running.wakers.push(None);
+                    running.wakers.len() - 1
+                }
+            };
+            if let Some(entry) = running.wakers.get_mut(slot) {
+                *entry = waker;
+            }
+            self.slot = Some(slot);
+        }
+        self.cut.is_given()
+    }
+}
+
+impl Drop for CutWatch<'_> {
+    fn drop(&mut self) {
+        let Some(slot) = self.slot else { return };
+        let waker = {
+            let mut running = self.cut.running();
+            running.free.push(slot);
+            running.wakers.get_mut(slot).and_then(Option::take)
+        };
+        // Dropped outside the lock.
+        drop(waker);
     }
 }
 
@@ -284,20 +346,44 @@ async fn open_call(stream: Stream, app: Arc<App>, handshake: Handshake) -> Resul
     let config = &app.config;
     let mut conn = Connection::new(stream);
     let _handshaking = app.stats.enter(Phase::Handshake);
-    let read = tokio::time::timeout(config.env_timeout, read_env(&mut conn, config.env_limits));
-    let error = tokio::select! {
-        read = read => match read {
-            Ok(Ok(env)) => {
-                drop(handshake);
-                return Ok((conn, env));
+    let opened = {
+        let mut read = pin!(read_env(&mut conn, config.env_limits));
+        // Asterisk writes the whole block right after connecting, so it is usually all
+        // there at the first read: the timer and the watch for an eviction are armed only
+        // when it is not, and a call that opens in one poll reads no clock and leaves no
+        // waiter anywhere.
+        let mut deadline = pin!(None::<tokio::time::Sleep>);
+        let mut evicted = pin!(handshake.evicted());
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(read) = read.as_mut().poll(cx) {
+                return Poll::Ready(Opened::Read(read));
             }
-            Ok(Err(error)) => Some(error),
-            Err(_) => {
-                observe::timeout(Deadline::Environment);
-                Some(EnvError::Timeout(config.env_timeout))
+            if deadline.is_none() {
+                deadline.set(Some(tokio::time::sleep(config.env_timeout)));
             }
-        },
-        () = handshake.evicted() => {
+            if let Some(sleep) = deadline.as_mut().as_pin_mut()
+                && sleep.poll(cx).is_ready()
+            {
+                return Poll::Ready(Opened::TimedOut);
+            }
+            if evicted.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Opened::Evicted);
+            }
+            Poll::Pending
+        })
+        .await
+    };
+    let error = match opened {
+        Opened::Read(Ok(env)) => {
+            drop(handshake);
+            return Ok((conn, env));
+        }
+        Opened::Read(Err(error)) => Some(error),
+        Opened::TimedOut => {
+            observe::timeout(Deadline::Environment);
+            Some(EnvError::Timeout(config.env_timeout))
+        }
+        Opened::Evicted => {
             // The accept loop logs evictions in aggregate; one line per connection
             // would turn a flood into a flood of logs.
             tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
@@ -307,6 +393,14 @@ async fn open_call(stream: Stream, app: Arc<App>, handshake: Handshake) -> Resul
     // Boxed: only refused connections pay for the room of the closing handshake.
     Box::pin(refuse_environment(conn, error)).await;
     Err(SessionEnd::NoEnvironment)
+}
+
+/// How the environment phase ended.
+enum Opened {
+    Read(Result<AgiEnv, EnvError>),
+    TimedOut,
+    /// A newer connection took the handshake slot.
+    Evicted,
 }
 
 /// Applies the admission policy, the route table and the concurrency limits, in that
@@ -368,11 +462,7 @@ async fn run_handler(
     // signal after each poll of the handler starts the grace period in time, without
     // registering a waiter. (Boxed: only calls that hang up pay for the timer.)
     let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    // Polled once, to leave this task's waker with the `Notify` (a task's waker stays
-    // valid for its life); later polls read the flag.
-    let cut = app.cut.notify.notified();
-    tokio::pin!(cut);
-    let mut cut_watched = false;
+    let mut cut = CutWatch::new(&app.cut);
     let stopped = std::future::poll_fn(|cx| {
         if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
             return Poll::Ready(Stopped::Handled(outcome));
@@ -383,11 +473,7 @@ async fn run_handler(
         {
             return Poll::Ready(Stopped::Overran);
         }
-        if !cut_watched {
-            cut_watched = true;
-            let _ = cut.as_mut().poll(cx);
-        }
-        if app.cut.is_given() {
+        if cut.is_cut(cx.waker()) {
             return Poll::Ready(Stopped::Cut);
         }
         Poll::Pending
@@ -502,4 +588,46 @@ async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, confi
 pub(crate) async fn run_in_memory(stream: Box<dyn crate::Transport>, app: Arc<App>) -> SessionEnd {
     let (handshake, _) = app.handshakes.enter();
     run(stream, None, app, handshake, None).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    use super::{Cut, CutWatch};
+
+    #[derive(Default)]
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_cut_wakes_the_calls_watching_and_only_them() {
+        let cut = Cut::default();
+        let counter = || Arc::new(CountingWaker::default());
+        let (first, second, gone) = (counter(), counter(), counter());
+        let mut watch_first = CutWatch::new(&cut);
+        assert!(!watch_first.is_cut(&Waker::from(first.clone())));
+        {
+            let mut watch_gone = CutWatch::new(&cut);
+            assert!(!watch_gone.is_cut(&Waker::from(gone.clone())));
+        }
+        let mut watch_second = CutWatch::new(&cut);
+        assert!(!watch_second.is_cut(&Waker::from(second.clone())));
+        assert_eq!(cut.running().wakers.len(), 2, "the slot of the call that ended is reused");
+
+        cut.cancel();
+        assert_eq!(first.0.load(Ordering::SeqCst), 1);
+        assert_eq!(second.0.load(Ordering::SeqCst), 1);
+        assert_eq!(gone.0.load(Ordering::SeqCst), 0);
+        assert!(watch_first.is_cut(&Waker::from(first.clone())));
+        let mut late = CutWatch::new(&cut);
+        assert!(late.is_cut(&Waker::from(gone.clone())), "a call watching after the cut sees it");
+    }
 }
