@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::connection::{Connection, ReadLine};
 use crate::error::{AgiError, AgiResult};
 use crate::hangup::HangupSignal;
-use crate::observe::{self, Deadline};
+use crate::observe::{self, CommandClock, Deadline};
 use crate::router::RouteInfo;
 use crate::wire::encode::{encode_command, encode_raw};
 use crate::wire::lines::LineSpan;
@@ -420,38 +420,50 @@ impl Call {
         }
     }
 
-    /// Sends the encoded command (when `send`) and reads its final reply, under `timeout`.
-    async fn round_trip(&mut self, command: &str, send: bool, timeout: Option<Duration>) -> AgiResult<()> {
+    /// Sends the encoded command (when `send`) and reads its final reply, under `timeout`;
+    /// the reply stays pending in the buffer. The command counts as in flight from the
+    /// future's first poll.
+    fn round_trip<'c>(&'c mut self, command: &'c str, send: bool, timeout: Option<Duration>) -> Exchange<'c> {
         if send && tracing::enabled!(tracing::Level::DEBUG) {
             tracing::debug!(command = %lossy(strip_lf(&self.conn.out)), "send");
         }
-        let started = observe::command_started();
-        let result = match timeout {
-            None => self.exchange(command, send).await,
-            // Boxed: inline, the timer would enlarge the future of every command, and so
-            // every handler's, also when no timeout is set (the default).
-            Some(timeout) => match Box::pin(tokio::time::timeout(timeout, self.exchange(command, send))).await {
-                Ok(result) => result,
-                Err(_) => {
-                    observe::timeout(Deadline::Command);
-                    self.in_flight = false;
-                    self.health = Health::Broken("a command timed out; its reply may still arrive");
-                    Err(AgiError::Timeout { command: command.to_owned(), timeout })
-                }
-            },
-        };
-        // Only a reply from Asterisk measures the command; a lost connection does not.
-        if self.health == Health::Ready {
-            observe::command_finished(command, started);
+        Exchange {
+            clock: observe::command_started(),
+            call: self,
+            command,
+            started: false,
+            sending: send.then_some(0),
+            skipped: 0,
+            usage: None,
+            timeout,
+            timer: None,
         }
-        result
     }
 
-    /// The exchange of the command in `out` (sent when `send`): its future ends with
-    /// the command's final reply, which stays pending in the buffer.
-    fn exchange<'c>(&'c mut self, command: &'c str, send: bool) -> Exchange<'c> {
-        self.in_flight = true;
-        Exchange { call: self, command, sending: send.then_some(0), skipped: 0, usage: None }
+    /// A typed command: checked and encoded now, sent at the first poll of the future
+    /// returned, its final reply interpreted by `parse`.
+    ///
+    /// `dead_ok` says whether Asterisk runs the command on a hung-up channel (§4.3).
+    pub(crate) fn typed<'c, T, F>(
+        &'c mut self,
+        keywords: &'static str,
+        dead_ok: bool,
+        args: &[Arg<'_>],
+        parse: F,
+    ) -> Command<'c, F>
+    where
+        F: FnOnce(&Response<'_>) -> AgiResult<T> + Unpin,
+    {
+        let ready = self.prepare(dead_ok).and_then(|()| {
+            encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)
+                .inspect_err(observe::command_rejected)
+                .map_err(AgiError::from)
+        });
+        let state = match ready {
+            Ok(()) => CommandState::Running(self.round_trip(keywords, true, self.limits.command_timeout)),
+            Err(error) => CommandState::Refused(Some(error)),
+        };
+        Command { state, parse: Some(parse) }
     }
 
     /// Decides what a line means for the command in flight.
@@ -617,15 +629,22 @@ impl Call {
 ///
 /// Dropped before it ends, it leaves the call in flight, so the next command finds the
 /// call out of step (`prepare`).
-struct Exchange<'c> {
+pub(crate) struct Exchange<'c> {
     call: &'c mut Call,
     command: &'c str,
+    /// Polled at least once: the command is in flight.
+    started: bool,
     /// Bytes of the command line written so far, until it is all sent.
     sending: Option<usize>,
     /// Lines read that were not the reply (`HANGUP`, `100 Trying`).
     skipped: usize,
     /// The body of a `520-` usage block, once its first line came.
     usage: Option<UsageBlock>,
+    /// The command timeout, if any: its timer is armed at the first poll that waits
+    /// (boxed: only calls with a timeout pay for its room).
+    timeout: Option<Duration>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    clock: CommandClock,
 }
 
 /// A `520-` usage block being read: its body lines are kept, not interpreted (they can
@@ -640,23 +659,47 @@ impl Future for Exchange<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<AgiResult<()>> {
         let this = self.get_mut();
-        let call = &mut *this.call;
-        if let Some(written) = &mut this.sending {
+        if !this.started {
+            this.started = true;
+            this.call.in_flight = true;
+        }
+        if let Poll::Ready(result) = this.poll_exchange(cx) {
+            // Only a reply from Asterisk measures the command; a lost connection does not.
+            if this.call.health == Health::Ready {
+                observe::command_finished(this.command, this.clock);
+            }
+            return Poll::Ready(result);
+        }
+        let Some(timeout) = this.timeout else { return Poll::Pending };
+        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(timer.as_mut().poll(cx));
+        observe::timeout(Deadline::Command);
+        this.call.in_flight = false;
+        this.call.health = Health::Broken("a command timed out; its reply may still arrive");
+        Poll::Ready(Err(AgiError::Timeout { command: this.command.to_owned(), timeout }))
+    }
+}
+
+impl Exchange<'_> {
+    /// The exchange itself, without its timeout.
+    fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<AgiResult<()>> {
+        let call = &mut *self.call;
+        if let Some(written) = &mut self.sending {
             if let Err(e) = ready!(call.conn.poll_send_out(cx, written)) {
                 return Poll::Ready(Err(call.io_failed(e)));
             }
-            this.sending = None;
+            self.sending = None;
         }
         loop {
             let span = ready!(call.poll_next_line(cx))?;
-            if let Some(usage) = &mut this.usage {
+            if let Some(usage) = &mut self.usage {
                 let line = lossy(call.conn.line(span)).into_owned();
                 call.conn.consume(span);
                 if ends_usage_block(&line) {
                     call.in_flight = false;
                     let usage = std::mem::take(&mut usage.text);
                     return Poll::Ready(Err(AgiError::InvalidSyntax {
-                        command: this.command.to_owned(),
+                        command: self.command.to_owned(),
                         usage: Some(usage),
                     }));
                 }
@@ -673,14 +716,14 @@ impl Future for Exchange<'_> {
                 usage.text.push_str(&line);
                 continue;
             }
-            let step = call.step(span, this.command);
+            let step = call.step(span, self.command);
             if matches!(step, Step::Hangup | Step::Skip) {
                 // Asterisk sends at most two `HANGUP` lines and one `100`: more is a
                 // peer keeping the command from ever ending.
-                this.skipped += 1;
-                if this.skipped > MAX_LINES_BEFORE_REPLY {
+                self.skipped += 1;
+                if self.skipped > MAX_LINES_BEFORE_REPLY {
                     call.conn.consume(span);
-                    let message = format!("`{}` got {} lines that are not its reply", this.command, this.skipped);
+                    let message = format!("`{}` got {} lines that are not its reply", self.command, self.skipped);
                     return Poll::Ready(Err(call.protocol_error(message)));
                 }
             }
@@ -705,17 +748,64 @@ impl Future for Exchange<'_> {
                 }
                 Step::UsageBlock => {
                     call.conn.consume(span);
-                    this.usage = Some(UsageBlock { text: String::new(), lines: 0 });
+                    self.usage = Some(UsageBlock { text: String::new(), lines: 0 });
                 }
                 Step::Malformed(text) => {
                     call.conn.consume(span);
-                    let message = format!("`{}` got a reply that is not AGI: `{}`", this.command, text.escape_debug());
+                    let message = format!("`{}` got a reply that is not AGI: `{}`", self.command, text.escape_debug());
                     return Poll::Ready(Err(call.protocol_error(message)));
                 }
             }
         }
     }
 }
+
+/// The future of a typed command ([`Call::typed`]): its round trip, then its reply
+/// interpreted. Hand-written, like [`Exchange`], so that a command method adds no
+/// `async` layer of its own to the handler's future.
+pub(crate) struct Command<'c, F> {
+    state: CommandState<'c>,
+    parse: Option<F>,
+}
+
+enum CommandState<'c> {
+    /// Refused before anything was sent (a dead channel, an argument that cannot be
+    /// encoded, a call out of step); the error is handed at the first poll.
+    Refused(Option<AgiError>),
+    Running(Exchange<'c>),
+}
+
+impl<F> Command<'_, F> {
+    /// A command refused before anything was sent: `error` is its outcome.
+    pub(crate) fn refused(error: AgiError, parse: F) -> Self {
+        Command { state: CommandState::Refused(Some(error)), parse: Some(parse) }
+    }
+}
+
+impl<T, F> Future for Command<'_, F>
+where
+    F: FnOnce(&Response<'_>) -> AgiResult<T> + Unpin,
+{
+    type Output = AgiResult<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<AgiResult<T>> {
+        let this = self.get_mut();
+        let exchange = match &mut this.state {
+            CommandState::Running(exchange) => exchange,
+            CommandState::Refused(error) => {
+                return Poll::Ready(Err(error.take().unwrap_or(AgiError::Broken(POLLED_AFTER_END))));
+            }
+        };
+        ready!(Pin::new(&mut *exchange).poll(cx))?;
+        let reply = exchange.call.response(exchange.command)?;
+        Poll::Ready(match this.parse.take() {
+            Some(parse) => parse(&reply),
+            None => Err(AgiError::Broken(POLLED_AFTER_END)),
+        })
+    }
+}
+
+const POLLED_AFTER_END: &str = "a command's future was polled after it had ended";
 
 /// The data phases of extension commands (AGI-PROTOCOL.md §6): lines that are not AGI
 /// replies, written and read while the command is still in flight.

@@ -3,11 +3,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::call::Call;
+use crate::call::{Call, Command};
 use crate::commands::parse;
 use crate::commands::types::InvalidArgument;
 use crate::error::{AgiError, AgiResult};
-use crate::wire::Arg;
+use crate::wire::{Arg, Response};
 
 /// The state of a channel, as `CHANNEL STATUS` reports it (`enum ast_channel_state`).
 ///
@@ -128,9 +128,8 @@ impl Call {
     /// call.answer().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn answer(&mut self) -> AgiResult<()> {
-        let reply = self.execute("ANSWER", false, &[]).await?;
-        parse::expect("ANSWER", &reply, 0, Some(-1))
+    pub fn answer(&mut self) -> impl Future<Output = AgiResult<()>> {
+        self.typed("ANSWER", false, &[], |reply| parse::expect("ANSWER", reply, 0, Some(-1)))
     }
 
     /// `HANGUP`: hangs up this channel.
@@ -145,9 +144,8 @@ impl Call {
     /// call.set_variable("DONE", "1").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn hangup(&mut self) -> AgiResult<()> {
-        let reply = self.execute("HANGUP", false, &[]).await?;
-        parse::expect("HANGUP", &reply, 1, None)
+    pub fn hangup(&mut self) -> impl Future<Output = AgiResult<()>> {
+        self.typed("HANGUP", false, &[], |reply| parse::expect("HANGUP", reply, 1, None))
     }
 
     /// `HANGUP channel`: hangs up another channel, by its full name.
@@ -162,13 +160,12 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn hangup_channel(&mut self, channel: &str) -> AgiResult<bool> {
-        let reply = self.execute("HANGUP", false, &[Arg::Text(channel)]).await?;
-        match reply.result_code() {
+    pub fn hangup_channel(&mut self, channel: &str) -> impl Future<Output = AgiResult<bool>> {
+        self.typed("HANGUP", false, &[Arg::Text(channel)], |reply| match reply.result_code() {
             Some(1) => Ok(true),
             Some(-1) => Ok(false),
-            _ => Err(AgiError::unexpected("HANGUP", &reply)),
-        }
+            _ => Err(AgiError::unexpected("HANGUP", reply)),
+        })
     }
 
     /// `CHANNEL STATUS`: the state of this channel.
@@ -185,12 +182,11 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn channel_status(&mut self) -> AgiResult<ChannelState> {
-        let reply = self.execute("CHANNEL STATUS", false, &[]).await?;
-        match parse::code("CHANNEL STATUS", &reply)? {
-            -1 => Err(AgiError::unexpected("CHANNEL STATUS", &reply)),
+    pub fn channel_status(&mut self) -> impl Future<Output = AgiResult<ChannelState>> {
+        self.typed("CHANNEL STATUS", false, &[], |reply| match parse::code("CHANNEL STATUS", reply)? {
+            -1 => Err(AgiError::unexpected("CHANNEL STATUS", reply)),
             code => Ok(ChannelState::from_code(code)),
-        }
+        })
     }
 
     /// `CHANNEL STATUS channel`: the state of another channel, by its full name.
@@ -203,12 +199,13 @@ impl Call {
     /// let state = call.channel_status_of("PJSIP/bob-00000012").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn channel_status_of(&mut self, channel: &str) -> AgiResult<Option<ChannelState>> {
-        let reply = self.execute("CHANNEL STATUS", false, &[Arg::Text(channel)]).await?;
-        match parse::code("CHANNEL STATUS", &reply)? {
-            -1 => Ok(None),
-            code => Ok(Some(ChannelState::from_code(code))),
-        }
+    pub fn channel_status_of(&mut self, channel: &str) -> impl Future<Output = AgiResult<Option<ChannelState>>> {
+        self.typed("CHANNEL STATUS", false, &[Arg::Text(channel)], |reply| {
+            match parse::code("CHANNEL STATUS", reply)? {
+                -1 => Ok(None),
+                code => Ok(Some(ChannelState::from_code(code))),
+            }
+        })
     }
 
     /// `SET AUTOHANGUP seconds`: hangs the channel up after `after`, wherever the call is
@@ -224,10 +221,11 @@ impl Call {
     /// call.set_autohangup(Duration::from_secs(90)).await?; // sends `SET AUTOHANGUP 90`
     /// # Ok(()) }
     /// ```
-    pub async fn set_autohangup(&mut self, after: Duration) -> AgiResult<()> {
+    pub fn set_autohangup(&mut self, after: Duration) -> impl Future<Output = AgiResult<()>> {
         let seconds = autohangup_seconds(after);
-        let reply = self.execute("SET AUTOHANGUP", false, &[Arg::Text(&seconds)]).await?;
-        parse::expect("SET AUTOHANGUP", &reply, 0, None)
+        self.typed("SET AUTOHANGUP", false, &[Arg::Text(&seconds)], |reply| {
+            parse::expect("SET AUTOHANGUP", reply, 0, None)
+        })
     }
 
     /// `SET AUTOHANGUP 0`: cancels the timer set by
@@ -238,9 +236,8 @@ impl Call {
     /// call.cancel_autohangup().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn cancel_autohangup(&mut self) -> AgiResult<()> {
-        let reply = self.execute("SET AUTOHANGUP", false, &[Arg::Int(0)]).await?;
-        parse::expect("SET AUTOHANGUP", &reply, 0, None)
+    pub fn cancel_autohangup(&mut self) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SET AUTOHANGUP", false, &[Arg::Int(0)], |reply| parse::expect("SET AUTOHANGUP", reply, 0, None))
     }
 
     /// `SET CALLERID "name" <number>`: sets the caller-id name and number of this
@@ -257,20 +254,12 @@ impl Call {
     /// call.set_caller_id("Support Line", "+15551234").await?; // SET CALLERID "\"Support Line\" <+15551234>"
     /// # Ok(()) }
     /// ```
-    pub async fn set_caller_id(&mut self, name: &str, number: &str) -> AgiResult<()> {
-        if name.contains('"') {
-            return Err(InvalidArgument::new("caller-id name", name, "Asterisk cannot carry a `\"` in it").into());
+    pub fn set_caller_id(&mut self, name: &str, number: &str) -> impl Future<Output = AgiResult<()>> {
+        let parse = |reply: &Response<'_>| parse::expect("SET CALLERID", reply, 1, None);
+        match caller_id_word(name, number) {
+            Ok(word) => self.typed("SET CALLERID", false, &[Arg::Text(&word)], parse),
+            Err(invalid) => Command::refused(invalid.into(), parse),
         }
-        if number.contains(['<', '>']) {
-            return Err(InvalidArgument::new("caller-id number", number, "`<` and `>` delimit the number").into());
-        }
-        let word = format!("\"{name}\" <{number}>");
-        if word.len() > MAX_CALLER_ID {
-            let reason = format!("`\"name\" <number>` must fit in {MAX_CALLER_ID} bytes");
-            return Err(InvalidArgument::new("caller id", &word, reason).into());
-        }
-        let reply = self.execute("SET CALLERID", false, &[Arg::Text(&word)]).await?;
-        parse::expect("SET CALLERID", &reply, 1, None)
     }
 
     /// `TDD MODE on|off|mate`: switches the channel's TDD (telecommunications device for
@@ -285,10 +274,26 @@ impl Call {
     /// let supported = call.set_tdd_mode(TddMode::On).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_tdd_mode(&mut self, mode: TddMode) -> AgiResult<bool> {
-        let reply = self.execute("TDD MODE", false, &[Arg::Text(mode.word())]).await?;
-        parse::yes_no("TDD MODE", &reply)
+    pub fn set_tdd_mode(&mut self, mode: TddMode) -> impl Future<Output = AgiResult<bool>> {
+        self.typed("TDD MODE", false, &[Arg::Text(mode.word())], |reply| parse::yes_no("TDD MODE", reply))
     }
+}
+
+/// The one word `SET CALLERID` takes: `"name" <number>`, refused if Asterisk could not
+/// read it back as written.
+fn caller_id_word(name: &str, number: &str) -> Result<String, InvalidArgument> {
+    if name.contains('"') {
+        return Err(InvalidArgument::new("caller-id name", name, "Asterisk cannot carry a `\"` in it"));
+    }
+    if number.contains(['<', '>']) {
+        return Err(InvalidArgument::new("caller-id number", number, "`<` and `>` delimit the number"));
+    }
+    let word = format!("\"{name}\" <{number}>");
+    if word.len() > MAX_CALLER_ID {
+        let reason = format!("`\"name\" <number>` must fit in {MAX_CALLER_ID} bytes");
+        return Err(InvalidArgument::new("caller id", &word, reason));
+    }
+    Ok(word)
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Dialplan control: applications, subroutines, and where the dialplan continues.
 
-use crate::call::Call;
+use crate::call::{Call, Command};
 use crate::commands::parse;
 use crate::commands::types::InvalidArgument;
 use crate::error::{AgiError, AgiResult};
-use crate::wire::Arg;
 use crate::wire::encode::ArgList;
+use crate::wire::{Arg, Response};
 
 /// What a dialplan application run by `EXEC` returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -302,9 +302,8 @@ impl Call {
     /// call.set_priority(1).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_context(&mut self, context: &str) -> AgiResult<()> {
-        let reply = self.execute("SET CONTEXT", false, &[Arg::Text(context)]).await?;
-        parse::expect("SET CONTEXT", &reply, 0, None)
+    pub fn set_context(&mut self, context: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SET CONTEXT", false, &[Arg::Text(context)], |reply| parse::expect("SET CONTEXT", reply, 0, None))
     }
 
     /// `SET EXTENSION extension`: the extension the dialplan continues at after the
@@ -315,9 +314,10 @@ impl Call {
     /// call.set_extension("100").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_extension(&mut self, extension: &str) -> AgiResult<()> {
-        let reply = self.execute("SET EXTENSION", false, &[Arg::Text(extension)]).await?;
-        parse::expect("SET EXTENSION", &reply, 0, None)
+    pub fn set_extension(&mut self, extension: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SET EXTENSION", false, &[Arg::Text(extension)], |reply| {
+            parse::expect("SET EXTENSION", reply, 0, None)
+        })
     }
 
     /// `SET PRIORITY priority`: the priority (number or label) the dialplan continues
@@ -329,10 +329,12 @@ impl Call {
     /// call.set_priority("vip-path").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_priority<'p>(&mut self, priority: impl Into<Priority<'p>>) -> AgiResult<()> {
-        let priority = priority.into();
-        let reply = self.execute("SET PRIORITY", false, &[priority.arg()?]).await?;
-        parse::expect("SET PRIORITY", &reply, 0, None)
+    pub fn set_priority<'p>(&mut self, priority: impl Into<Priority<'p>>) -> impl Future<Output = AgiResult<()>> {
+        let parse = |reply: &Response<'_>| parse::expect("SET PRIORITY", reply, 0, None);
+        match priority.into().arg() {
+            Ok(arg) => self.typed("SET PRIORITY", false, &[arg], parse),
+            Err(invalid) => Command::refused(invalid.into(), parse),
+        }
     }
 }
 

@@ -249,17 +249,16 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn wait_for_digit(&mut self, timeout: Option<Duration>) -> AgiResult<DigitWait> {
+    pub fn wait_for_digit(&mut self, timeout: Option<Duration>) -> impl Future<Output = AgiResult<DigitWait>> {
         let timeout = timeout.map_or(-1, parse::millis);
-        let reply = self.execute("WAIT FOR DIGIT", false, &[Arg::Int(timeout)]).await?;
-        match parse::code("WAIT FOR DIGIT", &reply)? {
+        self.typed("WAIT FOR DIGIT", false, &[Arg::Int(timeout)], |reply| match parse::code("WAIT FOR DIGIT", reply)? {
             0 => Ok(DigitWait::TimedOut),
             -1 => Ok(DigitWait::Failed),
             1 => Ok(DigitWait::Interrupted),
             code => Digit::from_ascii_code(code)
                 .map(DigitWait::Digit)
-                .ok_or_else(|| AgiError::unexpected("WAIT FOR DIGIT", &reply)),
-        }
+                .ok_or_else(|| AgiError::unexpected("WAIT FOR DIGIT", reply)),
+        })
     }
 
     /// `RECORD FILE file format escape_digits timeout [offset] [BEEP] [s=silence]`:
@@ -327,19 +326,20 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn receive_char(&mut self, timeout: Option<Duration>) -> AgiResult<ReceivedChar> {
+    pub fn receive_char(&mut self, timeout: Option<Duration>) -> impl Future<Output = AgiResult<ReceivedChar>> {
         let timeout = timeout.map_or(0, parse::millis_nonzero);
-        let reply = self.execute("RECEIVE CHAR", false, &[Arg::Int(timeout)]).await?;
-        match (parse::code("RECEIVE CHAR", &reply)?, reply.tag()) {
-            (0, Some("timeout")) => Ok(ReceivedChar::TimedOut),
-            (-1, _) => Ok(ReceivedChar::Failed),
-            (code, None) => u8::try_from(code)
-                .ok()
-                .filter(|&byte| byte != 0)
-                .map(ReceivedChar::Char)
-                .ok_or_else(|| AgiError::unexpected("RECEIVE CHAR", &reply)),
-            _ => Err(AgiError::unexpected("RECEIVE CHAR", &reply)),
-        }
+        self.typed("RECEIVE CHAR", false, &[Arg::Int(timeout)], |reply| {
+            match (parse::code("RECEIVE CHAR", reply)?, reply.tag()) {
+                (0, Some("timeout")) => Ok(ReceivedChar::TimedOut),
+                (-1, _) => Ok(ReceivedChar::Failed),
+                (code, None) => u8::try_from(code)
+                    .ok()
+                    .filter(|&byte| byte != 0)
+                    .map(ReceivedChar::Char)
+                    .ok_or_else(|| AgiError::unexpected("RECEIVE CHAR", reply)),
+                _ => Err(AgiError::unexpected("RECEIVE CHAR", reply)),
+            }
+        })
     }
 
     /// `RECEIVE TEXT timeout`: waits for a text message on channels that carry text.
@@ -356,14 +356,13 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn receive_text(&mut self, timeout: Option<Duration>) -> AgiResult<Option<String>> {
+    pub fn receive_text(&mut self, timeout: Option<Duration>) -> impl Future<Output = AgiResult<Option<String>>> {
         let timeout = timeout.map_or(0, parse::millis_nonzero);
-        let reply = self.execute("RECEIVE TEXT", false, &[Arg::Int(timeout)]).await?;
-        match (reply.result_code(), reply.payload()) {
+        self.typed("RECEIVE TEXT", false, &[Arg::Int(timeout)], |reply| match (reply.result_code(), reply.payload()) {
             (Some(1), Some(text)) => Ok(Some(text.to_owned())),
             (Some(-1), _) => Ok(None),
-            _ => Err(AgiError::unexpected("RECEIVE TEXT", &reply)),
-        }
+            _ => Err(AgiError::unexpected("RECEIVE TEXT", reply)),
+        })
     }
 }
 

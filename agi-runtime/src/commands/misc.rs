@@ -13,9 +13,8 @@ impl Call {
     /// call.noop().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn noop(&mut self) -> AgiResult<()> {
-        let reply = self.execute("NOOP", true, &[]).await?;
-        parse::expect("NOOP", &reply, 0, None)
+    pub fn noop(&mut self) -> impl Future<Output = AgiResult<()>> {
+        self.typed("NOOP", true, &[], |reply| parse::expect("NOOP", reply, 0, None))
     }
 
     /// `VERBOSE message 1`: writes `message` to the Asterisk console and log at
@@ -26,8 +25,8 @@ impl Call {
     /// call.verbose("caller authenticated").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn verbose(&mut self, message: &str) -> AgiResult<()> {
-        self.verbose_at(message, 1).await
+    pub fn verbose(&mut self, message: &str) -> impl Future<Output = AgiResult<()>> {
+        self.verbose_at(message, 1)
     }
 
     /// `VERBOSE message level`: writes `message` at a verbosity level (shown when the
@@ -38,9 +37,10 @@ impl Call {
     /// call.verbose_at("Hello from FastAGI", 3).await?; // VERBOSE "Hello from FastAGI" 3
     /// # Ok(()) }
     /// ```
-    pub async fn verbose_at(&mut self, message: &str, level: u8) -> AgiResult<()> {
-        let reply = self.execute("VERBOSE", true, &[Arg::Text(message), Arg::Int(level.into())]).await?;
-        parse::expect("VERBOSE", &reply, 1, None)
+    pub fn verbose_at(&mut self, message: &str, level: u8) -> impl Future<Output = AgiResult<()>> {
+        self.typed("VERBOSE", true, &[Arg::Text(message), Arg::Int(level.into())], |reply| {
+            parse::expect("VERBOSE", reply, 1, None)
+        })
     }
 
     /// `SEND TEXT text`: sends a text message to the channel, on channels that carry
@@ -54,9 +54,8 @@ impl Call {
     /// call.send_text("Your code is 4711").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn send_text(&mut self, text: &str) -> AgiResult<()> {
-        let reply = self.execute("SEND TEXT", false, &[Arg::Quoted(text)]).await?;
-        parse::expect("SEND TEXT", &reply, 0, Some(-1))
+    pub fn send_text(&mut self, text: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SEND TEXT", false, &[Arg::Quoted(text)], |reply| parse::expect("SEND TEXT", reply, 0, Some(-1)))
     }
 
     /// `SEND IMAGE image`: sends an image (by name, from the images directory) to
@@ -70,9 +69,8 @@ impl Call {
     /// call.send_image("logo").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn send_image(&mut self, image: &str) -> AgiResult<()> {
-        let reply = self.execute("SEND IMAGE", false, &[Arg::Text(image)]).await?;
-        parse::expect("SEND IMAGE", &reply, 0, Some(-1))
+    pub fn send_image(&mut self, image: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SEND IMAGE", false, &[Arg::Text(image)], |reply| parse::expect("SEND IMAGE", reply, 0, Some(-1)))
     }
 
     /// `ASYNCAGI BREAK`: ends an AsyncAGI session and returns the channel to the
@@ -84,8 +82,7 @@ impl Call {
     /// call.async_agi_break().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn async_agi_break(&mut self) -> AgiResult<()> {
-        let reply = self.execute("ASYNCAGI BREAK", true, &[]).await?;
-        parse::expect("ASYNCAGI BREAK", &reply, 0, None)
+    pub fn async_agi_break(&mut self) -> impl Future<Output = AgiResult<()>> {
+        self.typed("ASYNCAGI BREAK", true, &[], |reply| parse::expect("ASYNCAGI BREAK", reply, 0, None))
     }
 }

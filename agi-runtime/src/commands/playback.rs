@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::call::Call;
+use crate::call::{Call, Command};
 use crate::commands::parse::{self, Ending};
-use crate::commands::types::{Digit, DigitTimeout, EscapeDigits, IntoSoundFile, Playback, SoundFile};
+use crate::commands::types::{Digit, DigitTimeout, EscapeDigits, IntoSoundFile, InvalidArgument, Playback, SoundFile};
 use crate::error::{AgiError, AgiResult};
 use crate::wire::encode::ArgList;
 use crate::wire::{Arg, Response};
@@ -151,8 +151,12 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn stream_file<'f>(&mut self, file: impl IntoSoundFile<'f>, escape: EscapeDigits) -> AgiResult<Playback> {
-        self.stream(file.into_sound_file()?, escape, None).await
+    pub fn stream_file<'f>(
+        &mut self,
+        file: impl IntoSoundFile<'f>,
+        escape: EscapeDigits,
+    ) -> impl Future<Output = AgiResult<Playback>> {
+        self.stream(file.into_sound_file(), escape, None)
     }
 
     /// `STREAM FILE file escape_digits sample_offset`: like
@@ -169,21 +173,30 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn stream_file_from<'f>(
+    pub fn stream_file_from<'f>(
         &mut self,
         file: impl IntoSoundFile<'f>,
         escape: EscapeDigits,
         sample_offset: u64,
-    ) -> AgiResult<Playback> {
-        self.stream(file.into_sound_file()?, escape, Some(sample_offset)).await
+    ) -> impl Future<Output = AgiResult<Playback>> {
+        self.stream(file.into_sound_file(), escape, Some(sample_offset))
     }
 
-    async fn stream(&mut self, file: SoundFile<'_>, escape: EscapeDigits, offset: Option<u64>) -> AgiResult<Playback> {
+    fn stream(
+        &mut self,
+        file: Result<SoundFile<'_>, InvalidArgument>,
+        escape: EscapeDigits,
+        offset: Option<u64>,
+    ) -> Command<'_, impl FnOnce(&Response<'_>) -> AgiResult<Playback> + Unpin> {
+        let parse = |reply: &Response<'_>| playback("STREAM FILE", reply);
+        let file = match file {
+            Ok(file) => file,
+            Err(invalid) => return Command::refused(invalid.into(), parse),
+        };
         let escape = escape.text();
         let mut args = ArgList::<3>::from([Arg::Text(file.as_str()), Arg::Quoted(escape.as_str())]);
         args.extend(offset.map(|sample| Arg::Int(parse::offset(sample))));
-        let reply = self.execute("STREAM FILE", false, args.as_slice()).await?;
-        playback("STREAM FILE", &reply)
+        self.typed("STREAM FILE", false, args.as_slice(), parse)
     }
 
     /// `CONTROL STREAM FILE file escape_digits [skipms ffchar rewchar pausechar offsetms]`:
@@ -296,8 +309,7 @@ impl Call {
     /// call.set_music_off().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_music_off(&mut self) -> AgiResult<()> {
-        let reply = self.execute("SET MUSIC", false, &[Arg::Text("off")]).await?;
-        parse::expect("SET MUSIC", &reply, 0, None)
+    pub fn set_music_off(&mut self) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SET MUSIC", false, &[Arg::Text("off")], |reply| parse::expect("SET MUSIC", reply, 0, None))
     }
 }

@@ -1,11 +1,11 @@
 //! Say: numbers, digits, letters, dates and times in the channel's language.
 
-use crate::call::Call;
+use crate::call::{Call, Command};
 use crate::commands::parse::{self, Ending};
 use crate::commands::types::{Digit, EscapeDigits, InvalidArgument};
 use crate::error::AgiResult;
-use crate::wire::Arg;
 use crate::wire::encode::ArgList;
+use crate::wire::{Arg, Response};
 
 /// How a `SAY …` command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,22 +78,28 @@ fn epoch_i32(epoch: i64) -> Result<i64, InvalidArgument> {
 impl Call {
     /// Sends one `SAY …` command whose arguments end with the escape digits (and
     /// possibly one option after them).
-    async fn say(
-        &mut self,
+    fn say<'c>(
+        &'c mut self,
         keywords: &'static str,
-        what: Arg<'_>,
+        what: Result<Arg<'_>, InvalidArgument>,
         escape: EscapeDigits,
         extra: &[Arg<'_>],
-    ) -> AgiResult<SayOutcome> {
+    ) -> impl Future<Output = AgiResult<SayOutcome>> + use<'c> {
+        let parse = move |reply: &Response<'_>| {
+            Ok(match parse::ending(keywords, reply)? {
+                Ending::Completed => SayOutcome::Completed,
+                Ending::Interrupted(digit) => SayOutcome::Interrupted(digit),
+                Ending::Failed => SayOutcome::Failed,
+            })
+        };
+        let what = match what {
+            Ok(what) => what,
+            Err(invalid) => return Command::refused(invalid.into(), parse),
+        };
         let escape = escape.text();
         let mut args = ArgList::<4>::from([what, Arg::Quoted(escape.as_str())]);
         args.extend(extra.iter().copied());
-        let reply = self.execute(keywords, false, args.as_slice()).await?;
-        Ok(match parse::ending(keywords, &reply)? {
-            Ending::Completed => SayOutcome::Completed,
-            Ending::Interrupted(digit) => SayOutcome::Interrupted(digit),
-            Ending::Failed => SayOutcome::Failed,
-        })
+        self.typed(keywords, false, args.as_slice(), parse)
     }
 
     /// `SAY ALPHA text escape_digits`: spells `text` letter by letter ("b, o, b").
@@ -107,8 +113,8 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn say_alpha(&mut self, text: &str, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        self.say("SAY ALPHA", Arg::Text(text), escape, &[]).await
+    pub fn say_alpha(&mut self, text: &str, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY ALPHA", Ok(Arg::Text(text)), escape, &[])
     }
 
     /// `SAY ALPHA text escape_digits case`: like [`say_alpha`](Call::say_alpha),
@@ -121,13 +127,13 @@ impl Call {
     /// call.say_alpha_with_case("aBc", EscapeDigits::NONE, SayCase::Upper).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_alpha_with_case(
+    pub fn say_alpha_with_case(
         &mut self,
         text: &str,
         escape: EscapeDigits,
         case: SayCase,
-    ) -> AgiResult<SayOutcome> {
-        self.say("SAY ALPHA", Arg::Text(text), escape, &[Arg::Text(case.word())]).await
+    ) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY ALPHA", Ok(Arg::Text(text)), escape, &[Arg::Text(case.word())])
     }
 
     /// `SAY DIGITS digits escape_digits`: says a string of digits one by one ("one,
@@ -143,11 +149,13 @@ impl Call {
     /// call.say_digits("0471", EscapeDigits::NONE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_digits(&mut self, digits: &str, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InvalidArgument::new("digit string", digits, "only 0-9 can be said as digits").into());
-        }
-        self.say("SAY DIGITS", Arg::Text(digits), escape, &[]).await
+    pub fn say_digits(&mut self, digits: &str, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        let what = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Arg::Text(digits))
+        } else {
+            Err(InvalidArgument::new("digit string", digits, "only 0-9 can be said as digits"))
+        };
+        self.say("SAY DIGITS", what, escape, &[])
     }
 
     /// `SAY NUMBER number escape_digits`: says a number as a number ("forty-two").
@@ -159,8 +167,8 @@ impl Call {
     /// call.say_number(42, EscapeDigits::NONE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_number(&mut self, number: i32, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        self.say("SAY NUMBER", Arg::Int(number.into()), escape, &[]).await
+    pub fn say_number(&mut self, number: i32, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY NUMBER", Ok(Arg::Int(number.into())), escape, &[])
     }
 
     /// `SAY NUMBER number escape_digits gender`: like [`say_number`](Call::say_number),
@@ -172,13 +180,13 @@ impl Call {
     /// call.say_number_with_gender(1, EscapeDigits::NONE, Gender::Feminine).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_number_with_gender(
+    pub fn say_number_with_gender(
         &mut self,
         number: i32,
         escape: EscapeDigits,
         gender: Gender,
-    ) -> AgiResult<SayOutcome> {
-        self.say("SAY NUMBER", Arg::Int(number.into()), escape, &[Arg::Text(gender.word())]).await
+    ) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY NUMBER", Ok(Arg::Int(number.into())), escape, &[Arg::Text(gender.word())])
     }
 
     /// `SAY PHONETIC text escape_digits`: spells `text` with the phonetic alphabet
@@ -190,8 +198,8 @@ impl Call {
     /// call.say_phonetic("XJ7", EscapeDigits::NONE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_phonetic(&mut self, text: &str, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        self.say("SAY PHONETIC", Arg::Text(text), escape, &[]).await
+    pub fn say_phonetic(&mut self, text: &str, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY PHONETIC", Ok(Arg::Text(text)), escape, &[])
     }
 
     /// `SAY DATE epoch escape_digits`: says the date of a Unix time (seconds since
@@ -206,8 +214,8 @@ impl Call {
     /// call.say_date(1_700_000_000, EscapeDigits::NONE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_date(&mut self, epoch: i64, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        self.say("SAY DATE", Arg::Int(epoch_i32(epoch)?), escape, &[]).await
+    pub fn say_date(&mut self, epoch: i64, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY DATE", epoch_i32(epoch).map(Arg::Int), escape, &[])
     }
 
     /// `SAY TIME epoch escape_digits`: says the time of day of a Unix time, in the
@@ -220,8 +228,8 @@ impl Call {
     /// call.say_time(1_700_000_000, EscapeDigits::NONE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_time(&mut self, epoch: i64, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        self.say("SAY TIME", Arg::Int(epoch_i32(epoch)?), escape, &[]).await
+    pub fn say_time(&mut self, epoch: i64, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY TIME", epoch_i32(epoch).map(Arg::Int), escape, &[])
     }
 
     /// `SAY DATETIME epoch escape_digits`: says a Unix time as date and time with the
@@ -234,8 +242,8 @@ impl Call {
     /// call.say_datetime(1_700_000_000, EscapeDigits::NONE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_datetime(&mut self, epoch: i64, escape: EscapeDigits) -> AgiResult<SayOutcome> {
-        self.say("SAY DATETIME", Arg::Int(epoch), escape, &[]).await
+    pub fn say_datetime(&mut self, epoch: i64, escape: EscapeDigits) -> impl Future<Output = AgiResult<SayOutcome>> {
+        self.say("SAY DATETIME", Ok(Arg::Int(epoch)), escape, &[])
     }
 
     /// `SAY DATETIME epoch escape_digits format [timezone]`: says a Unix time with a
@@ -249,15 +257,15 @@ impl Call {
     /// call.say_datetime_with(1_700_000_000, EscapeDigits::NONE, "IMp", Some("America/New_York")).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn say_datetime_with(
+    pub fn say_datetime_with(
         &mut self,
         epoch: i64,
         escape: EscapeDigits,
         format: &str,
         timezone: Option<&str>,
-    ) -> AgiResult<SayOutcome> {
+    ) -> impl Future<Output = AgiResult<SayOutcome>> {
         let mut extra = ArgList::<2>::from([Arg::Quoted(format)]);
         extra.extend(timezone.map(Arg::Text));
-        self.say("SAY DATETIME", Arg::Int(epoch), escape, extra.as_slice()).await
+        self.say("SAY DATETIME", Ok(Arg::Int(epoch)), escape, extra.as_slice())
     }
 }

@@ -128,9 +128,13 @@ fn recognition(reply: &Response<'_>) -> AgiResult<Recognition> {
 
 impl Call {
     /// Sends a speech command answered `1` (done) or `0` (failed, or no speech object).
-    async fn speech_step(&mut self, keywords: &'static str, dead_ok: bool, args: &[Arg<'_>]) -> AgiResult<()> {
-        let reply = self.execute(keywords, dead_ok, args).await?;
-        parse::expect(keywords, &reply, 1, Some(0))
+    fn speech_step<'c>(
+        &'c mut self,
+        keywords: &'static str,
+        dead_ok: bool,
+        args: &[Arg<'_>],
+    ) -> impl Future<Output = AgiResult<()>> + use<'c> {
+        self.typed(keywords, dead_ok, args, move |reply| parse::expect(keywords, reply, 1, Some(0)))
     }
 
     /// `SPEECH CREATE engine`: creates this session's speech object with an engine
@@ -144,8 +148,8 @@ impl Call {
     /// call.speech_create("unimrcp").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_create(&mut self, engine: &str) -> AgiResult<()> {
-        self.speech_step("SPEECH CREATE", false, &[Arg::Text(engine)]).await
+    pub fn speech_create(&mut self, engine: &str) -> impl Future<Output = AgiResult<()>> {
+        self.speech_step("SPEECH CREATE", false, &[Arg::Text(engine)])
     }
 
     /// `SPEECH SET name value`: sets an engine setting. [`AgiError::Failed`] if there is
@@ -156,8 +160,8 @@ impl Call {
     /// call.speech_set("confidencethreshold", "500").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_set(&mut self, name: &str, value: &str) -> AgiResult<()> {
-        self.speech_step("SPEECH SET", false, &[Arg::Text(name), Arg::Text(value)]).await
+    pub fn speech_set(&mut self, name: &str, value: &str) -> impl Future<Output = AgiResult<()>> {
+        self.speech_step("SPEECH SET", false, &[Arg::Text(name), Arg::Text(value)])
     }
 
     /// `SPEECH DESTROY`: destroys the speech object. `Ok(true)` if there was one,
@@ -168,9 +172,8 @@ impl Call {
     /// call.speech_destroy().await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_destroy(&mut self) -> AgiResult<bool> {
-        let reply = self.execute("SPEECH DESTROY", true, &[]).await?;
-        parse::yes_no("SPEECH DESTROY", &reply)
+    pub fn speech_destroy(&mut self) -> impl Future<Output = AgiResult<bool>> {
+        self.typed("SPEECH DESTROY", true, &[], |reply| parse::yes_no("SPEECH DESTROY", reply))
     }
 
     /// `SPEECH LOAD GRAMMAR name path`: loads a grammar file under `name`.
@@ -182,8 +185,8 @@ impl Call {
     /// call.speech_load_grammar("yesno", "/etc/asterisk/grammars/yesno.gram").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_load_grammar(&mut self, name: &str, path: &str) -> AgiResult<()> {
-        self.speech_step("SPEECH LOAD GRAMMAR", false, &[Arg::Text(name), Arg::Text(path)]).await
+    pub fn speech_load_grammar(&mut self, name: &str, path: &str) -> impl Future<Output = AgiResult<()>> {
+        self.speech_step("SPEECH LOAD GRAMMAR", false, &[Arg::Text(name), Arg::Text(path)])
     }
 
     /// `SPEECH UNLOAD GRAMMAR name`: unloads a grammar. [`AgiError::Failed`] if there is
@@ -194,8 +197,8 @@ impl Call {
     /// call.speech_unload_grammar("yesno").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_unload_grammar(&mut self, name: &str) -> AgiResult<()> {
-        self.speech_step("SPEECH UNLOAD GRAMMAR", true, &[Arg::Text(name)]).await
+    pub fn speech_unload_grammar(&mut self, name: &str) -> impl Future<Output = AgiResult<()>> {
+        self.speech_step("SPEECH UNLOAD GRAMMAR", true, &[Arg::Text(name)])
     }
 
     /// `SPEECH ACTIVATE GRAMMAR name`: lets a loaded grammar match.
@@ -207,8 +210,8 @@ impl Call {
     /// call.speech_activate_grammar("yesno").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_activate_grammar(&mut self, name: &str) -> AgiResult<()> {
-        self.speech_step("SPEECH ACTIVATE GRAMMAR", false, &[Arg::Text(name)]).await
+    pub fn speech_activate_grammar(&mut self, name: &str) -> impl Future<Output = AgiResult<()>> {
+        self.speech_step("SPEECH ACTIVATE GRAMMAR", false, &[Arg::Text(name)])
     }
 
     /// `SPEECH DEACTIVATE GRAMMAR name`: stops a grammar from matching.
@@ -220,8 +223,8 @@ impl Call {
     /// call.speech_deactivate_grammar("yesno").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn speech_deactivate_grammar(&mut self, name: &str) -> AgiResult<()> {
-        self.speech_step("SPEECH DEACTIVATE GRAMMAR", false, &[Arg::Text(name)]).await
+    pub fn speech_deactivate_grammar(&mut self, name: &str) -> impl Future<Output = AgiResult<()>> {
+        self.speech_step("SPEECH DEACTIVATE GRAMMAR", false, &[Arg::Text(name)])
     }
 
     /// `SPEECH RECOGNIZE prompt timeout`: plays `prompt` and listens, with the active
@@ -275,17 +278,16 @@ impl Call {
         self.recognize(prompt.into_sound_file()?, timeout, Some(sample_offset)).await
     }
 
-    async fn recognize(
+    fn recognize(
         &mut self,
         prompt: SoundFile<'_>,
         timeout: Option<Duration>,
         offset: Option<u64>,
-    ) -> AgiResult<Recognition> {
+    ) -> impl Future<Output = AgiResult<Recognition>> {
         let mut args =
             ArgList::<3>::from([Arg::Text(prompt.as_str()), Arg::Int(timeout.map_or(0, parse::seconds_nonzero))]);
         args.extend(offset.map(|sample| Arg::Int(parse::offset(sample))));
-        let reply = self.execute("SPEECH RECOGNIZE", false, args.as_slice()).await?;
-        recognition(&reply)
+        self.typed("SPEECH RECOGNIZE", false, args.as_slice(), recognition)
     }
 }
 

@@ -40,9 +40,8 @@ impl Call {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_variable(&mut self, name: &str) -> AgiResult<Option<String>> {
-        let reply = self.execute("GET VARIABLE", true, &[Arg::Text(name)]).await?;
-        value("GET VARIABLE", &reply)
+    pub fn get_variable(&mut self, name: &str) -> impl Future<Output = AgiResult<Option<String>>> {
+        self.typed("GET VARIABLE", true, &[Arg::Text(name)], |reply| value("GET VARIABLE", reply))
     }
 
     /// `GET FULL VARIABLE expression`: evaluates an expression with `${…}` variables,
@@ -58,9 +57,10 @@ impl Call {
     /// let caller = call.get_full_variable("${CALLERID(name)} <${CALLERID(num)}>").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_full_variable(&mut self, expression: &str) -> AgiResult<String> {
-        let reply = self.execute("GET FULL VARIABLE", true, &[Arg::Quoted(expression)]).await?;
-        value("GET FULL VARIABLE", &reply)?.ok_or_else(|| AgiError::unexpected("GET FULL VARIABLE", &reply))
+    pub fn get_full_variable(&mut self, expression: &str) -> impl Future<Output = AgiResult<String>> {
+        self.typed("GET FULL VARIABLE", true, &[Arg::Quoted(expression)], |reply| {
+            value("GET FULL VARIABLE", reply)?.ok_or_else(|| AgiError::unexpected("GET FULL VARIABLE", reply))
+        })
     }
 
     /// `GET FULL VARIABLE expression channel`: evaluates an expression on another
@@ -73,9 +73,14 @@ impl Call {
     /// let peer_status = call.get_full_variable_of("${DIALSTATUS}", "PJSIP/bob-00000012").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_full_variable_of(&mut self, expression: &str, channel: &str) -> AgiResult<Option<String>> {
-        let reply = self.execute("GET FULL VARIABLE", true, &[Arg::Quoted(expression), Arg::Text(channel)]).await?;
-        value("GET FULL VARIABLE", &reply)
+    pub fn get_full_variable_of(
+        &mut self,
+        expression: &str,
+        channel: &str,
+    ) -> impl Future<Output = AgiResult<Option<String>>> {
+        self.typed("GET FULL VARIABLE", true, &[Arg::Quoted(expression), Arg::Text(channel)], |reply| {
+            value("GET FULL VARIABLE", reply)
+        })
     }
 
     /// `SET VARIABLE name value`: sets a channel variable (or writes a dialplan
@@ -89,9 +94,10 @@ impl Call {
     /// call.set_variable("CUSTOMER_TIER", "gold \"plus\"").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_variable(&mut self, name: &str, value: &str) -> AgiResult<()> {
-        let reply = self.execute("SET VARIABLE", true, &[Arg::Text(name), Arg::Text(value)]).await?;
-        parse::expect("SET VARIABLE", &reply, 1, None)
+    pub fn set_variable(&mut self, name: &str, value: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("SET VARIABLE", true, &[Arg::Text(name), Arg::Text(value)], |reply| {
+            parse::expect("SET VARIABLE", reply, 1, None)
+        })
     }
 
     /// `DATABASE GET family key`: an AstDB value, or `None` if the key does not exist.
@@ -102,9 +108,8 @@ impl Call {
     /// let forward_to = call.database_get("cfwd", "1001").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn database_get(&mut self, family: &str, key: &str) -> AgiResult<Option<String>> {
-        let reply = self.execute("DATABASE GET", true, &[Arg::Text(family), Arg::Text(key)]).await?;
-        value("DATABASE GET", &reply)
+    pub fn database_get(&mut self, family: &str, key: &str) -> impl Future<Output = AgiResult<Option<String>>> {
+        self.typed("DATABASE GET", true, &[Arg::Text(family), Arg::Text(key)], |reply| value("DATABASE GET", reply))
     }
 
     /// `DATABASE PUT family key value`: stores an AstDB value.
@@ -117,9 +122,10 @@ impl Call {
     /// call.database_put("cfwd", "1001", "5551234").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn database_put(&mut self, family: &str, key: &str, value: &str) -> AgiResult<()> {
-        let reply = self.execute("DATABASE PUT", true, &[Arg::Text(family), Arg::Text(key), Arg::Text(value)]).await?;
-        parse::expect("DATABASE PUT", &reply, 1, Some(0))
+    pub fn database_put(&mut self, family: &str, key: &str, value: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("DATABASE PUT", true, &[Arg::Text(family), Arg::Text(key), Arg::Text(value)], |reply| {
+            parse::expect("DATABASE PUT", reply, 1, Some(0))
+        })
     }
 
     /// `DATABASE DEL family key`: deletes an AstDB key.
@@ -132,9 +138,10 @@ impl Call {
     /// call.database_del("cfwd", "1001").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn database_del(&mut self, family: &str, key: &str) -> AgiResult<()> {
-        let reply = self.execute("DATABASE DEL", true, &[Arg::Text(family), Arg::Text(key)]).await?;
-        parse::expect("DATABASE DEL", &reply, 1, Some(0))
+    pub fn database_del(&mut self, family: &str, key: &str) -> impl Future<Output = AgiResult<()>> {
+        self.typed("DATABASE DEL", true, &[Arg::Text(family), Arg::Text(key)], |reply| {
+            parse::expect("DATABASE DEL", reply, 1, Some(0))
+        })
     }
 
     /// `DATABASE DELTREE family [keytree]`: deletes a whole family, or the keys under
