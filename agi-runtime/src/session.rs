@@ -232,8 +232,13 @@ pub(crate) fn run(
 
 /// Records a field of the call's span: the span this future is instrumented with,
 /// looked up rather than kept, since a clone would take room in every call's task.
+///
+/// Skipped when no subscriber takes `INFO` (the span's level): the span is then
+/// disabled, and looking it up would cost a call for nothing.
 fn record(field: &str, value: &str) {
-    tracing::Span::current().record(field, value);
+    if tracing::level_enabled!(tracing::Level::INFO) {
+        tracing::Span::current().record(field, value);
+    }
 }
 
 /// The environment phase of a session, boxed (see [`run`]).
