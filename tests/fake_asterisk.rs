@@ -51,8 +51,38 @@ async fn stuck(call: &mut Call) -> AgiResult<()> {
     Ok(())
 }
 
+/// A command's future made and dropped without a poll, then one dropped after its
+/// first poll (sent, no reply read): what each leaves behind, in `OUTCOME`.
+#[agi_route("/dropped")]
+async fn dropped(call: &mut Call) -> AgiResult<()> {
+    drop(call.stream_file("never-sent", EscapeDigits::NONE));
+    call.answer().await?;
+    {
+        let mut sent = std::pin::pin!(call.set_variable("SENT", "1"));
+        std::future::poll_fn(|cx| {
+            assert!(sent.as_mut().poll(cx).is_pending(), "no reply can be there yet");
+            std::task::Poll::Ready(())
+        })
+        .await;
+    }
+    match call.noop().await {
+        Err(AgiError::Broken(why)) => Err(AgiError::Protocol(why.to_owned())),
+        other => other,
+    }
+}
+
 fn app() -> Router {
-    routes![menu, pin, hold, stuck]
+    routes![menu, pin, hold, stuck, dropped]
+}
+
+#[tokio::test]
+async fn a_command_future_dropped_unpolled_sends_nothing_and_one_dropped_in_flight_breaks_the_call() {
+    let report = FakeAsterisk::new(CallSpec::new("/dropped")).call(app()).await.unwrap();
+    // Nothing of the unpolled `STREAM FILE`; the half-done `SET VARIABLE` went out, and
+    // the call, out of step with Asterisk, sent nothing more: no `NOOP`, no status.
+    assert_eq!(report.commands(), ["ANSWER", "SET VARIABLE SENT 1"]);
+    assert_eq!(report.variable("SENT"), Some("1"));
+    assert_eq!(report.status(), None);
 }
 
 #[tokio::test]

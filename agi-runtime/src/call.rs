@@ -622,13 +622,14 @@ impl Call {
     }
 }
 
-/// One command's exchange: the command line sent, then lines read until its final
-/// reply. Written by hand rather than as an `async fn`: it runs for every command, and
-/// the nested state machines of `async` code cost instructions and code size at each
-/// of its two polls (one sends and finds no reply yet, one reads it).
+/// One command's round trip: the command line sent, then lines read until its final
+/// reply, within the command timeout if one is set. Written by hand rather than as an
+/// `async fn`: it runs for every command, and the nested state machines of `async` code
+/// cost instructions and code size at each of its two polls (one sends and finds no
+/// reply yet, one reads it).
 ///
-/// Dropped before it ends, it leaves the call in flight, so the next command finds the
-/// call out of step (`prepare`).
+/// The command is in flight from the first poll. Dropped before it ends, the future
+/// leaves it so, and the next command finds the call out of step (`prepare`).
 pub(crate) struct Exchange<'c> {
     call: &'c mut Call,
     command: &'c str,
