@@ -1,6 +1,6 @@
-//! Recycling of the byte buffers every call needs, per thread: the buffer the
-//! environment block is read into, the environment's text, the buffer replies are read
-//! into, and the one commands are encoded into.
+//! Recycling of the buffers every call needs, per thread: the buffer the environment
+//! block is read into, the environment's text and its index, the buffer replies are
+//! read into, and the one commands are encoded into.
 //!
 //! Calls start and end in bursts (one poll of the runtime serves many), and the system
 //! allocator's per-thread cache keeps only a few chunks of a size: most of these
@@ -57,6 +57,39 @@ pub(crate) fn give(mut buffer: Vec<u8>) {
     });
 }
 
+/// A per-thread stack of emptied vectors of one kind, for the small per-call indexes
+/// that are not bytes (the environment's), recycled for the reasons above: at most
+/// [`POOLED`] are kept, each at most `max_capacity` long.
+pub(crate) struct VecPool<T> {
+    vectors: RefCell<Vec<Vec<T>>>,
+    max_capacity: usize,
+}
+
+impl<T> VecPool<T> {
+    pub(crate) const fn new(max_capacity: usize) -> Self {
+        VecPool { vectors: RefCell::new(Vec::new()), max_capacity }
+    }
+
+    /// An empty vector: a recycled one if the pool has one, else one with room for
+    /// `capacity` elements.
+    pub(crate) fn take(&self, capacity: usize) -> Vec<T> {
+        self.vectors.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(capacity))
+    }
+
+    /// Keeps a vector for the next `take`, emptied, unless it grew past the limit or the
+    /// pool is full.
+    pub(crate) fn give(&self, mut vector: Vec<T>) {
+        if vector.capacity() == 0 || vector.capacity() > self.max_capacity {
+            return;
+        }
+        vector.clear();
+        let mut vectors = self.vectors.borrow_mut();
+        if vectors.len() < POOLED {
+            vectors.push(vector);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +113,26 @@ mod tests {
         assert_eq!(take(1024).capacity(), 1024);
         assert_eq!(take(1500).capacity(), 1500);
         assert_eq!(take_string(600).capacity(), 640);
+    }
+
+    #[test]
+    fn a_vector_pool_recycles_emptied_vectors_within_its_bounds() {
+        let pool = VecPool::<u64>::new(32);
+        let mut vector = pool.take(24);
+        assert!(vector.capacity() >= 24);
+        vector.extend([1, 2, 3]);
+        let address = vector.as_ptr();
+        pool.give(vector);
+        let again = pool.take(24);
+        assert_eq!(again.as_ptr(), address, "the same allocation comes back");
+        assert!(again.is_empty());
+
+        pool.give(Vec::with_capacity(100));
+        assert_eq!(pool.vectors.borrow().len(), 0, "a vector that grew past the limit is freed");
+        for _ in 0..POOLED + 10 {
+            pool.give(Vec::with_capacity(8));
+        }
+        assert_eq!(pool.vectors.borrow().len(), POOLED);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::buffers::VecPool;
 use crate::wire::lines::{Drained, LineBuffer, LineSink};
 
 /// Caps on the environment block; a peer that exceeds one is refused.
@@ -376,10 +377,21 @@ impl AgiEnv {
     }
 }
 
+thread_local! {
+    /// Indexes of dropped environments, for the next call's (see `crate::buffers`).
+    static INDEXES: VecPool<Entry> = const { VecPool::new(2 * INDEX_ROOM) };
+}
+
+/// The room an environment's index starts with: an Asterisk block has about 25 lines.
+const INDEX_ROOM: usize = 32;
+
 impl Drop for AgiEnv {
     fn drop(&mut self) {
-        // Its buffer serves the next call's environment (see `crate::buffers`).
+        // Its buffers serve the next call's environment (see `crate::buffers`); during
+        // the thread's exit the pool may be gone, and they are just freed.
         crate::buffers::give(std::mem::take(&mut self.text).into_bytes());
+        let entries = std::mem::take(&mut self.entries);
+        let _ = INDEXES.try_with(|pool| pool.give(entries));
     }
 }
 
@@ -433,7 +445,9 @@ impl EnvBuilder {
         EnvBuilder {
             env: AgiEnv {
                 text: String::new(),
-                entries: Vec::with_capacity(24),
+                entries: INDEXES
+                    .try_with(|pool| pool.take(INDEX_ROOM))
+                    .unwrap_or_else(|_| Vec::with_capacity(INDEX_ROOM)),
                 lines_end: 0,
                 known: [ABSENT; KNOWN_COUNT],
                 args: Vec::new(),
