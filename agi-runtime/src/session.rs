@@ -354,21 +354,24 @@ async fn open_call(stream: Stream, app: Arc<App>, handshake: Handshake) -> Resul
     let opened = {
         let mut read = pin!(read_env(&mut conn, config.env_limits));
         // Asterisk writes the whole block right after connecting, so it is usually all
-        // there at the first read: the timer and the watch for an eviction are made only
-        // when it is not (boxed, so that they take no room in the future of a call that
-        // opens in one poll), and such a call reads no clock and leaves no waiter.
-        let mut deadline = None;
-        let mut evicted = None;
+        // there at the first read: the timer and the watch for an eviction are armed only
+        // when it is not, and a call that opens in one poll reads no clock and leaves no
+        // waiter anywhere.
+        let mut deadline = pin!(None::<tokio::time::Sleep>);
+        let mut evicted = pin!(handshake.evicted());
         std::future::poll_fn(|cx| {
             if let Poll::Ready(read) = read.as_mut().poll(cx) {
                 return Poll::Ready(Opened::Read(read));
             }
-            let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(config.env_timeout)));
-            if sleep.as_mut().poll(cx).is_ready() {
+            if deadline.is_none() {
+                deadline.set(Some(tokio::time::sleep(config.env_timeout)));
+            }
+            if let Some(sleep) = deadline.as_mut().as_pin_mut()
+                && sleep.poll(cx).is_ready()
+            {
                 return Poll::Ready(Opened::TimedOut);
             }
-            let watch = evicted.get_or_insert_with(|| Box::pin(handshake.evicted()));
-            if watch.as_mut().poll(cx).is_ready() {
+            if evicted.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Opened::Evicted);
             }
             Poll::Pending
