@@ -51,12 +51,17 @@ async fn stuck(call: &mut Call) -> AgiResult<()> {
     Ok(())
 }
 
-/// A command's future made and dropped without a poll, then one dropped after its
-/// first poll (sent, no reply read): what each leaves behind, in `OUTCOME`.
+/// A command's future made and dropped without a poll, one polled again after it
+/// ended, then one dropped after its first poll (sent, no reply read).
 #[agi_route("/dropped")]
 async fn dropped(call: &mut Call) -> AgiResult<()> {
     drop(call.stream_file("never-sent", EscapeDigits::NONE));
-    call.answer().await?;
+    {
+        let mut answered = std::pin::pin!(call.answer());
+        answered.as_mut().await?;
+        let again = std::future::poll_fn(|cx| answered.as_mut().poll(cx)).await;
+        assert!(matches!(again, Err(AgiError::Broken(_))), "{again:?}: no second reply is read");
+    }
     {
         let mut sent = std::pin::pin!(call.set_variable("SENT", "1"));
         std::future::poll_fn(|cx| {
@@ -78,8 +83,9 @@ fn app() -> Router {
 #[tokio::test]
 async fn a_command_future_dropped_unpolled_sends_nothing_and_one_dropped_in_flight_breaks_the_call() {
     let report = FakeAsterisk::new(CallSpec::new("/dropped")).call(app()).await.unwrap();
-    // Nothing of the unpolled `STREAM FILE`; the half-done `SET VARIABLE` went out, and
-    // the call, out of step with Asterisk, sent nothing more: no `NOOP`, no status.
+    // Nothing of the unpolled `STREAM FILE`; `ANSWER` once; the half-done `SET VARIABLE`
+    // went out, and the call, out of step with Asterisk, sent nothing more: no `NOOP`, no
+    // status.
     assert_eq!(report.commands(), ["ANSWER", "SET VARIABLE SENT 1"]);
     assert_eq!(report.variable("SENT"), Some("1"));
     assert_eq!(report.status(), None);

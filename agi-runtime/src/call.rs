@@ -791,18 +791,22 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<AgiResult<T>> {
         let this = self.get_mut();
-        let exchange = match &mut this.state {
-            CommandState::Running(exchange) => exchange,
-            CommandState::Refused(error) => {
-                return Poll::Ready(Err(error.take().unwrap_or(AgiError::Broken(POLLED_AFTER_END))));
+        if this.parse.is_none() {
+            // Ended already: a second reply must not be read for it.
+            return Poll::Ready(Err(AgiError::Broken(POLLED_AFTER_END)));
+        }
+        let result = match &mut this.state {
+            CommandState::Refused(error) => Err(error.take().unwrap_or(AgiError::Broken(POLLED_AFTER_END))),
+            CommandState::Running(exchange) => {
+                ready!(Pin::new(&mut *exchange).poll(cx)).and_then(|()| exchange.call.response(exchange.command))
             }
         };
-        ready!(Pin::new(&mut *exchange).poll(cx))?;
-        let reply = exchange.call.response(exchange.command)?;
-        Poll::Ready(match this.parse.take() {
+        // Taken on every end, so that a later poll ends at the check above.
+        let parse = this.parse.take();
+        Poll::Ready(result.and_then(|reply| match parse {
             Some(parse) => parse(&reply),
             None => Err(AgiError::Broken(POLLED_AFTER_END)),
-        })
+        }))
     }
 }
 
