@@ -337,11 +337,17 @@ impl Call {
         dead_ok: bool,
         args: &[Arg<'_>],
     ) -> AgiResult<Response<'_>> {
+        self.ready_command(keywords, dead_ok, args)?;
+        self.round_trip(keywords, true, self.limits.command_timeout).await?;
+        self.response(keywords)
+    }
+
+    /// Checks that a typed command may be sent now and encodes it into `out`.
+    fn ready_command(&mut self, keywords: &'static str, dead_ok: bool, args: &[Arg<'_>]) -> AgiResult<()> {
         self.prepare(dead_ok)?;
         encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)
             .inspect_err(observe::command_rejected)?;
-        self.round_trip(keywords, true, self.limits.command_timeout).await?;
-        self.response(keywords)
+        Ok(())
     }
 
     /// Reads one more final reply to a command whose reply was already read, for the
@@ -454,12 +460,7 @@ impl Call {
     where
         F: FnOnce(&Response<'_>) -> AgiResult<T> + Unpin,
     {
-        let ready = self.prepare(dead_ok).and_then(|()| {
-            encode_command(&mut self.conn.out, keywords, args, self.limits.max_command_line)
-                .inspect_err(observe::command_rejected)
-                .map_err(AgiError::from)
-        });
-        let state = match ready {
+        let state = match self.ready_command(keywords, dead_ok, args) {
             Ok(()) => CommandState::Running(self.round_trip(keywords, true, self.limits.command_timeout)),
             Err(error) => CommandState::Refused(Some(error)),
         };
