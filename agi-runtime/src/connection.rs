@@ -264,7 +264,8 @@ impl Connection {
 
     /// Sends the encoded command in `out`.
     pub(crate) async fn send_out(&mut self) -> std::io::Result<()> {
-        self.stream.write_all(&self.out).await
+        let mut written = 0;
+        std::future::poll_fn(|cx| self.poll_send_out(cx, &mut written)).await
     }
 
     /// Writes the encoded command in `out` from byte `*written` on, counting the bytes

@@ -167,8 +167,8 @@ struct Entry {
 /// The parsed environment of one AGI session.
 ///
 /// Every variable is kept, known or not, in the order received; typed accessors cover
-/// the ones Asterisk documents. All the text lives in one buffer, so a call costs two
-/// allocations however many variables it has.
+/// the ones Asterisk documents. All the text lives in one buffer and the index in
+/// another, however many variables there are (both recycled from call to call).
 ///
 /// ```
 /// use agi_runtime::AgiEnv;
