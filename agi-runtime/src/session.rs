@@ -197,6 +197,16 @@ pub(crate) enum SessionEnd {
     Cut,
 }
 
+/// `Box::pin(future)`, but with the box allocated before the future is made, so that
+/// the future can be written into it in place: `Box::pin` copies the whole of its
+/// type's room from the stack, hundreds of bytes of states not started yet, into memory
+/// that is not in the cache.
+macro_rules! boxed_in_place {
+    ($future:expr) => {
+        Box::into_pin(Box::write(Box::new_uninit(), $future))
+    };
+}
+
 /// Runs one session from the first byte to the close. `handshake` is the slot the
 /// accept loop took for it among the connections still sending their environment.
 ///
@@ -224,10 +234,10 @@ pub(crate) fn run(
     // the compiler lays it out beside the call's, which would enlarge every call's task,
     // and so its memory while it waits. Made here, so that the session's future keeps
     // neither the stream nor the handshake slot it moves into it.
-    let opening = Box::pin(open_call(stream.into(), app.clone(), handshake));
+    let opening = boxed_in_place!(open_call(stream.into(), app.clone(), handshake));
     // The call's own state is boxed too: the task stays a few words, and spawning it
     // copies only those, not the call's state.
-    Box::pin(run_in_span(opening, peer, app, connection)).instrument(span)
+    boxed_in_place!(run_in_span(opening, peer, app, connection)).instrument(span)
 }
 
 /// Records a field of the call's span: the span this future is instrumented with,
