@@ -3,16 +3,17 @@
 #
 # Builds in release mode (the bench-release profile: release with LTO and one codegen
 # unit, for all three programs), pins the servers to one core and the load generator to
-# the other, and runs ROUNDS rounds. In each round the three servers (the framework, the
-# reference, the framework with the default status report) are started fresh and take
-# turns of TURN_MS under one load generator until each has been measured for SECS: the
-# machine's speed drifts (its cores are shared with other work), and turns this short
-# make each server see the same machine. Then it holds HOLD idle sessions on each, and
-# prints the table with the targets. Exits 0 when every target is met, 1 when one is
-# missed, 2 on an error. Loopback only; about 3 minutes once built.
+# the other, and runs ROUNDS rounds. In each round the four servers (the framework, the
+# reference, the reference decoding the query by hand, the framework with the default
+# status report) are started fresh and take turns of TURN_MS under one load generator
+# until each has been measured for SECS: the machine's speed drifts (its cores are
+# shared with other work), and turns this short make each server see the same machine.
+# Then it holds HOLD idle sessions on the framework and the reference, and prints the
+# table with the targets. Exits 0 when every target is met, 1 when one is missed, 2 on
+# an error. Loopback only; about 4 minutes once built.
 #
 # Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 TURN_MS=250 CONCURRENCY=64
-# HOLD=19000 SERVER_CPU=0 LOAD_CPU=1 PORT=4573 (and the two ports after it)
+# HOLD=19000 SERVER_CPU=0 LOAD_CPU=1 PORT=4573 (and the three ports after it)
 # OUT=target/bench-results/<date>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,10 @@ PORT=${PORT:-4573}
 OUT=${OUT:-target/bench-results/$(date +%Y%m%d-%H%M%S)}
 BIN=target/bench-release
 # The order of the turns: the framework's follows the reference's, not the other run of
-# its own binary, whose code would still be in the caches.
-LABELS=(reference framework framework-status)
+# its own binary, whose code would still be in the caches. The reference decodes the
+# query with serde_urlencoded, as the framework's generated code does;
+# reference-hand-query decodes it by hand, a yardstick reported beside the targets.
+LABELS=(reference framework reference-hand-query framework-status)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -88,6 +91,7 @@ server_for() {
         framework) echo bench-framework ;;
         framework-status) echo "bench-framework --report-success" ;;
         reference) echo bench-reference ;;
+        reference-hand-query) echo "bench-reference --hand-query" ;;
     esac
 }
 

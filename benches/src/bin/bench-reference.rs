@@ -1,7 +1,7 @@
 //! The benchmark call served by hand with tokio alone: the yardstick of the framework.
 //!
 //! ```text
-//! bench-reference [--listen 127.0.0.1:4573] [--alloc-stats FILE]
+//! bench-reference [--listen 127.0.0.1:4573] [--alloc-stats FILE] [--hand-query]
 //! ```
 //!
 //! It does the work the framework does for this call, written the way a careful
@@ -12,6 +12,12 @@
 //! asynchronous `HANGUP` line wherever it comes), and closes. It allocates once per
 //! connection for its buffer, and once for `lang` and the caller number, the owned values
 //! a handler keeps.
+//!
+//! The query is decoded as the framework's generated code decodes it, by
+//! `serde_urlencoded` into a struct deriving `Deserialize`: the same parsing, so that
+//! the comparison measures the framework and not the decoder its DSL specifies.
+//! `--hand-query` decodes the two keys by hand instead, a yardstick that also counts
+//! `serde_urlencoded`'s cost against the framework (BENCHMARKS.md reports both).
 
 use std::io;
 
@@ -80,12 +86,27 @@ impl Lines {
 }
 
 /// The query of the benchmark route.
+#[derive(serde::Deserialize)]
 struct Query {
     extension: u32,
     lang: Option<String>,
 }
 
-/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX` a byte.
+/// How the query is decoded (see the module's documentation).
+#[derive(Debug, Clone, Copy)]
+enum QueryDecoder {
+    SerdeUrlencoded,
+    ByHand,
+}
+
+fn decode_query(query: &[u8], decoder: QueryDecoder) -> io::Result<Query> {
+    match decoder {
+        QueryDecoder::SerdeUrlencoded => serde_urlencoded::from_bytes(query).map_err(|_| invalid("bad query")),
+        QueryDecoder::ByHand => parse_query(query),
+    }
+}
+
+/// Decodes `application/x-www-form-urlencoded` text by hand: `+` is a space, `%XX` a byte.
 fn form_decode(raw: &[u8]) -> io::Result<String> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -131,7 +152,7 @@ fn parse_query(query: &[u8]) -> io::Result<Query> {
 }
 
 /// Reads and parses the environment block; returns the query of the `/bench` script.
-async fn read_env(stream: &mut TcpStream, lines: &mut Lines) -> io::Result<Query> {
+async fn read_env(stream: &mut TcpStream, lines: &mut Lines, decoder: QueryDecoder) -> io::Result<Query> {
     let mut script = None;
     let mut count = 0;
     loop {
@@ -162,7 +183,7 @@ async fn read_env(stream: &mut TcpStream, lines: &mut Lines) -> io::Result<Query
     if path.strip_prefix(b"/").unwrap_or(path) != b"bench" {
         return Err(invalid("no such script"));
     }
-    let query = parse_query(query)?;
+    let query = decode_query(query, decoder)?;
     lines.reset();
     Ok(query)
 }
@@ -198,10 +219,10 @@ fn payload(result: &[u8]) -> Option<&[u8]> {
     result.get(open + 1..close)
 }
 
-async fn session(mut stream: TcpStream) -> io::Result<()> {
+async fn session(mut stream: TcpStream, decoder: QueryDecoder) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let mut lines = Lines { buf: Vec::with_capacity(BUFFER), start: 0 };
-    let query = read_env(&mut stream, &mut lines).await?;
+    let query = read_env(&mut stream, &mut lines, decoder).await?;
 
     let reply = command(&mut stream, &mut lines, b"ANSWER\n").await?;
     if code(reply) != Some(0) {
@@ -229,12 +250,12 @@ async fn session(mut stream: TcpStream) -> io::Result<()> {
     Ok(())
 }
 
-async fn serve(listener: TcpListener) -> io::Result<()> {
+async fn serve(listener: TcpListener, decoder: QueryDecoder) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 tokio::spawn(async move {
-                    let _ = session(stream).await;
+                    let _ = session(stream, decoder).await;
                 });
             }
             Err(error) => {
@@ -246,12 +267,13 @@ async fn serve(listener: TcpListener) -> io::Result<()> {
 }
 
 fn main() {
-    let usage = "bench-reference [--listen ADDR] [--alloc-stats FILE]";
-    let args = ServerArgs::parse(&[]).unwrap_or_else(|e| serve::usage(&e, usage));
+    let usage = "bench-reference [--listen ADDR] [--alloc-stats FILE] [--hand-query]";
+    let args = ServerArgs::parse(&["--hand-query"]).unwrap_or_else(|e| serve::usage(&e, usage));
+    let decoder = if args.has("--hand-query") { QueryDecoder::ByHand } else { QueryDecoder::SerdeUrlencoded };
     let result = serve::run(&args, async {
         let listener = TcpListener::bind(args.listen).await?;
         serve::announce(listener.local_addr()?);
-        serve(listener).await
+        serve(listener, decoder).await
     });
     if let Err(error) = result {
         eprintln!("bench-reference: {error}");
