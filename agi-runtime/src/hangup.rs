@@ -1,5 +1,6 @@
 //! The hang-up signal: sticky state plus a future to await.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,9 +23,11 @@ use tokio::sync::Notify;
 /// });
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HangupSignal {
-    shared: Arc<Shared>,
+    /// Always there but while the last handle is dropped, which takes it out to give it
+    /// back for another call.
+    shared: Option<Arc<Shared>>,
 }
 
 #[derive(Debug, Default)]
@@ -33,21 +36,62 @@ struct Shared {
     notify: Notify,
 }
 
+/// The most signal states a thread keeps for later calls.
+const RECYCLED_MAX: usize = 64;
+
+thread_local! {
+    /// Signal states whose last handle was dropped on this thread, unfired: every call
+    /// has a signal, and an allocation per call would be freed in bursts that go past
+    /// the system allocator's per-thread cache (see `buffers`).
+    static RECYCLED: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Default for HangupSignal {
+    /// A signal not fired.
+    fn default() -> Self {
+        let recycled = RECYCLED.try_with(|recycled| recycled.borrow_mut().pop()).ok().flatten();
+        HangupSignal { shared: Some(recycled.unwrap_or_default()) }
+    }
+}
+
+impl Drop for HangupSignal {
+    fn drop(&mut self) {
+        let Some(mut shared) = self.shared.take() else { return };
+        // The last handle: no clone can see the state any more, nor wait on it.
+        if let Some(state) = Arc::get_mut(&mut shared) {
+            *state = Shared::default();
+            // During the thread's exit the pool may be gone: the state is then just freed.
+            let _ = RECYCLED.try_with(|recycled| {
+                let mut recycled = recycled.borrow_mut();
+                if recycled.len() < RECYCLED_MAX {
+                    recycled.push(shared);
+                }
+            });
+        }
+    }
+}
+
 impl HangupSignal {
+    fn shared(&self) -> &Shared {
+        // `shared` is taken only in `drop`.
+        self.shared.as_deref().expect("a hang-up signal's state is there until it is dropped")
+    }
+
     /// Whether the hangup has been observed.
     pub fn is_hung_up(&self) -> bool {
-        self.shared.hung_up.load(Ordering::Acquire)
+        self.shared().hung_up.load(Ordering::Acquire)
     }
 
     /// Completes once the hangup has been observed (at once if it already was).
     pub async fn wait(&self) {
-        wait_until(&self.shared.notify, || self.is_hung_up()).await;
+        wait_until(&self.shared().notify, || self.is_hung_up()).await;
     }
 
     /// Marks the call hung up and wakes every waiter; later calls do nothing.
     pub(crate) fn fire(&self) {
-        if !self.shared.hung_up.swap(true, Ordering::AcqRel) {
-            self.shared.notify.notify_waiters();
+        let shared = self.shared();
+        if !shared.hung_up.swap(true, Ordering::AcqRel) {
+            shared.notify.notify_waiters();
         }
     }
 }
@@ -84,5 +128,22 @@ mod tests {
         assert!(signal.is_hung_up());
         signal.fire();
         signal.wait().await; // already fired: returns at once
+    }
+
+    #[test]
+    fn the_last_handle_gives_its_state_back_unfired() {
+        let signal = HangupSignal::default();
+        let clone = signal.clone();
+        signal.fire();
+        let state = Arc::as_ptr(clone.shared.as_ref().unwrap());
+        drop(signal);
+        // A clone still holds it: the next signal gets state of its own.
+        let other = HangupSignal::default();
+        assert_ne!(Arc::as_ptr(other.shared.as_ref().unwrap()), state);
+        assert!(clone.is_hung_up());
+        drop(clone);
+        let recycled = HangupSignal::default();
+        assert_eq!(Arc::as_ptr(recycled.shared.as_ref().unwrap()), state, "the same state comes back");
+        assert!(!recycled.is_hung_up(), "and it is not fired");
     }
 }
