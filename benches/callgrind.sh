@@ -10,6 +10,9 @@
 # misses per call are printed: instruction fetches (I1), data reads and writes (D1)
 # that missed the first-level caches.
 #
+# Three servers: the reference, the framework, and the reference decoding the query by
+# hand (`bench-reference --hand-query`, shown as `hand-query`).
+#
 # Settings (environment): SESSIONS=3000 CONCURRENCY=8 PORT=4573 OUT=target/callgrind
 # CACHE_SIM=0
 set -euo pipefail
@@ -26,12 +29,14 @@ command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installe
 cargo build --profile bench-release --quiet -p agi-bench --bins
 mkdir -p "$OUT"
 
-for server in reference framework; do
+for server in reference framework hand-query; do
     log=$OUT/$server.log
     cache=()
     if [[ $CACHE_SIM == 1 ]]; then cache=(--cache-sim=yes); fi
+    command=("$BIN/bench-$server")
+    if [[ $server == hand-query ]]; then command=("$BIN/bench-reference" --hand-query); fi
     valgrind --tool=callgrind "${cache[@]}" --callgrind-out-file="$OUT/$server.callgrind" \
-        "$BIN/bench-$server" --listen "127.0.0.1:$PORT" >"$OUT/$server.stdout" 2>"$log" &
+        "${command[@]}" --listen "127.0.0.1:$PORT" >"$OUT/$server.stdout" 2>"$log" &
     pid=$!
     for _ in $(seq 200); do
         grep -q '^listening' "$OUT/$server.stdout" && break
