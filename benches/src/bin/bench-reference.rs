@@ -280,3 +280,29 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both decoders give the same values, and refuse the same queries.
+    #[test]
+    fn the_two_query_decoders_agree() {
+        let decode = |query: &str| {
+            [QueryDecoder::SerdeUrlencoded, QueryDecoder::ByHand]
+                .map(|decoder| decode_query(query.as_bytes(), decoder).ok().map(|q| (q.extension, q.lang)))
+        };
+        for (query, expected) in [
+            ("extension=5551212&lang=en", Some((5551212, Some("en".to_owned())))),
+            ("lang=es+MX&extension=7", Some((7, Some("es MX".to_owned())))),
+            ("lang=fr%2DCA&extension=7&other=1", Some((7, Some("fr-CA".to_owned())))),
+            ("extension=12", Some((12, None))),
+            ("&extension=12&", Some((12, None))),
+            ("extension=12a", None),
+            ("lang=en", None),
+            ("extension=1&extension=2", None),
+        ] {
+            assert_eq!(decode(query), [expected.clone(), expected], "{query}");
+        }
+    }
+}
