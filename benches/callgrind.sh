@@ -29,25 +29,18 @@ command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installe
 cargo build --profile bench-release --quiet -p agi-bench --bins
 mkdir -p "$OUT"
 
+# shellcheck source=benches/play-under-valgrind.sh
+source benches/play-under-valgrind.sh
+
 for server in reference framework hand-query; do
-    log=$OUT/$server.log
     cache=()
     if [[ $CACHE_SIM == 1 ]]; then cache=(--cache-sim=yes); fi
     command=("$BIN/bench-$server")
     if [[ $server == hand-query ]]; then command=("$BIN/bench-reference" --hand-query); fi
-    valgrind --tool=callgrind "${cache[@]}" --callgrind-out-file="$OUT/$server.callgrind" \
-        "${command[@]}" --listen "127.0.0.1:$PORT" >"$OUT/$server.stdout" 2>"$log" &
-    pid=$!
-    for _ in $(seq 200); do
-        grep -q '^listening' "$OUT/$server.stdout" && break
-        sleep 0.05
-    done
-    "$BIN/agi-load" run --addr "127.0.0.1:$PORT" --sessions "$SESSIONS" --concurrency "$CONCURRENCY" \
-        >"$OUT/$server.load.txt"
-    kill -TERM "$pid"
-    wait "$pid" || true
+    play_under_valgrind "$OUT/$server" valgrind --tool=callgrind "${cache[@]}" \
+        --callgrind-out-file="$OUT/$server.callgrind" "${command[@]}"
     errors=$(grep -oP '^errors=\K[0-9]+' "$OUT/$server.load.txt")
-    total=$(grep -oP 'Collected : \K[0-9]+' "$log")
+    total=$(grep -oP 'Collected : \K[0-9]+' "$OUT/$server.log")
     printf '%-10s %8d instructions per call (%d calls, %d failed)\n' "$server" $((total / SESSIONS)) "$SESSIONS" "$errors"
     if [[ $CACHE_SIM == 1 ]]; then
         # The totals line of the output file: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.

@@ -26,18 +26,12 @@ done
 cargo build --profile bench-release --quiet -p agi-bench --bins
 mkdir -p "$OUT"
 
+# shellcheck source=benches/play-under-valgrind.sh
+source benches/play-under-valgrind.sh
+
 for server in reference framework; do
-    valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$OUT/$server.callgrind" \
-        "$BIN/bench-$server" --listen "127.0.0.1:$PORT" >"$OUT/$server.stdout" 2>"$OUT/$server.log" &
-    pid=$!
-    for _ in $(seq 200); do
-        grep -q '^listening' "$OUT/$server.stdout" && break
-        sleep 0.05
-    done
-    "$BIN/agi-load" run --addr "127.0.0.1:$PORT" --sessions "$SESSIONS" --concurrency "$CONCURRENCY" \
-        >"$OUT/$server.load.txt"
-    kill -TERM "$pid"
-    wait "$pid" || true
+    play_under_valgrind "$OUT/$server" valgrind --tool=callgrind --dump-instr=yes \
+        --callgrind-out-file="$OUT/$server.callgrind" "$BIN/bench-$server"
     echo "== $server"
     python3 - "$OUT/$server.callgrind" "$BIN/bench-$server" "$SESSIONS" "$TOP" <<'PY'
 import re, subprocess, sys
