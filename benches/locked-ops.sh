@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Atomic read-modify-write instructions per benchmark call (x86-64 `lock`-prefixed
 # instructions and `xchg` with memory), counted by valgrind's callgrind: each costs
-# tens of cycles whatever the load, which an instruction count does not show.
+# tens of cycles whatever the load, which an instruction count does not show. Also the
+# code a call runs: the cache lines of instructions run at least once per call.
 #
 # Runs each server under callgrind with per-instruction counts, plays SESSIONS calls
 # against it (CONCURRENCY at a time), finds the atomic instructions in the binary with
-# objdump, and prints how many ran per call, then the sites that ran at least 0.5 times
-# per call with their source lines (innermost first), most frequent first.
+# objdump, and prints how many ran per call and the code's lines, then the sites that
+# ran at least 0.5 times per call with their source lines (innermost first), most
+# frequent first.
 #
 # Needs valgrind, objdump, addr2line and python3. Settings (environment): SESSIONS=3000
 # CONCURRENCY=64 PORT=4573 OUT=target/locked-ops TOP=40
@@ -78,6 +80,10 @@ for line in disassembly.splitlines():
 
 ran = {address: counts[address] / calls for address in atomic if counts[address]}
 print(f"{sum(ran.values()):.1f} atomic instructions per call")
+# The code a call runs: the 64-byte lines holding an instruction run at least once per
+# call (0.95 of the calls' count, for start-up's and the last calls' sake).
+lines = {address // 64 for address, count in counts.items() if count >= 0.95 * calls}
+print(f"{len(lines)} lines of code ({len(lines) * 64} bytes) run at least once per call")
 for address, per_call in sorted(ran.items(), key=lambda item: -item[1])[:top]:
     if per_call < 0.5:
         break
