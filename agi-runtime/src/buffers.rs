@@ -57,23 +57,48 @@ pub(crate) fn give(mut buffer: Vec<u8>) {
     });
 }
 
+/// A bounded stack of values given back for reuse, kept per thread (in a
+/// `thread_local!`): at most [`POOLED`] are kept, the rest are dropped.
+pub(crate) struct Recycled<T> {
+    items: RefCell<Vec<T>>,
+}
+
+impl<T> Recycled<T> {
+    pub(crate) const fn new() -> Self {
+        Recycled { items: RefCell::new(Vec::new()) }
+    }
+
+    /// The value given back last, if any.
+    pub(crate) fn take(&self) -> Option<T> {
+        self.items.borrow_mut().pop()
+    }
+
+    /// Keeps `item` for a later `take`, unless the stack is full.
+    pub(crate) fn give(&self, item: T) {
+        let mut items = self.items.borrow_mut();
+        if items.len() < POOLED {
+            items.push(item);
+        }
+    }
+}
+
 /// A per-thread stack of emptied vectors of one kind, for the small per-call indexes
 /// that are not bytes (the environment's), recycled for the reasons above: at most
 /// [`POOLED`] are kept, each at most `max_capacity` long.
 pub(crate) struct VecPool<T> {
-    vectors: RefCell<Vec<Vec<T>>>,
+    vectors: Recycled<Vec<T>>,
     max_capacity: usize,
 }
 
 impl<T> VecPool<T> {
     pub(crate) const fn new(max_capacity: usize) -> Self {
-        VecPool { vectors: RefCell::new(Vec::new()), max_capacity }
+        VecPool { vectors: Recycled::new(), max_capacity }
     }
 
     /// An empty vector: a recycled one if the pool has one, else one with room for
     /// `capacity` elements.
     pub(crate) fn take(&self, capacity: usize) -> Vec<T> {
-        self.vectors.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(capacity))
+        self.vectors.take().unwrap_or_else(|| Vec::with_capacity(capacity))
     }
 
     /// Keeps a vector for the next `take`, emptied, unless it grew past the limit or the
@@ -83,10 +108,7 @@ impl<T> VecPool<T> {
             return;
         }
         vector.clear();
-        let mut vectors = self.vectors.borrow_mut();
-        if vectors.len() < POOLED {
-            vectors.push(vector);
-        }
+        self.vectors.give(vector);
     }
 }
 
@@ -128,11 +150,11 @@ mod tests {
         assert!(again.is_empty());
 
         pool.give(Vec::with_capacity(100));
-        assert_eq!(pool.vectors.borrow().len(), 0, "a vector that grew past the limit is freed");
+        assert_eq!(pool.vectors.items.borrow().len(), 0, "a vector that grew past the limit is freed");
         for _ in 0..POOLED + 10 {
             pool.give(Vec::with_capacity(8));
         }
-        assert_eq!(pool.vectors.borrow().len(), POOLED);
+        assert_eq!(pool.vectors.items.borrow().len(), POOLED);
     }
 
     #[test]

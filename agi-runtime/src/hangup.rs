@@ -1,10 +1,11 @@
 //! The hang-up signal: sticky state plus a future to await.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
+
+use crate::buffers::Recycled;
 
 /// A cloneable view of whether a call has hung up, for tasks that outlive a borrow of
 /// the [`Call`](crate::Call).
@@ -36,20 +37,17 @@ struct Shared {
     notify: Notify,
 }
 
-/// The most signal states a thread keeps for later calls.
-const RECYCLED_MAX: usize = 64;
-
 thread_local! {
     /// Signal states whose last handle was dropped on this thread, unfired: every call
     /// has a signal, and an allocation per call would be freed in bursts that go past
     /// the system allocator's per-thread cache (see `buffers`).
-    static RECYCLED: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+    static RECYCLED: Recycled<Arc<Shared>> = const { Recycled::new() };
 }
 
 impl Default for HangupSignal {
     /// A signal not fired.
     fn default() -> Self {
-        let recycled = RECYCLED.try_with(|recycled| recycled.borrow_mut().pop()).ok().flatten();
+        let recycled = RECYCLED.try_with(Recycled::take).ok().flatten();
         HangupSignal { shared: Some(recycled.unwrap_or_default()) }
     }
 }
@@ -61,12 +59,7 @@ impl Drop for HangupSignal {
         if let Some(state) = Arc::get_mut(&mut shared) {
             *state = Shared::default();
             // During the thread's exit the pool may be gone: the state is then just freed.
-            let _ = RECYCLED.try_with(|recycled| {
-                let mut recycled = recycled.borrow_mut();
-                if recycled.len() < RECYCLED_MAX {
-                    recycled.push(shared);
-                }
-            });
+            let _ = RECYCLED.try_with(|recycled| recycled.give(shared));
         }
     }
 }
