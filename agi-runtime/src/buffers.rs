@@ -1,6 +1,7 @@
 //! Recycling of the buffers every call needs, per thread: the buffer the environment
 //! block is read into, the environment's text and its index, the buffer replies are
-//! read into, and the one commands are encoded into.
+//! read into, and the one commands are encoded into; [`Recycled`] is the bounded
+//! per-thread stack other per-call values use the same way (the hang-up signal's state).
 //!
 //! Calls start and end in bursts (one poll of the runtime serves many), and the system
 //! allocator's per-thread cache keeps only a few chunks of a size: most of these
