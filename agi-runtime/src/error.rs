@@ -116,6 +116,7 @@ impl AgiError {
     }
 
     /// Builds [`AgiError::UnexpectedReply`] for a typed command's parser.
+    #[cold]
     pub(crate) fn unexpected(command: &str, response: &crate::Response<'_>) -> AgiError {
         AgiError::UnexpectedReply { command: command.to_owned(), reply: reply_line(response) }
     }

@@ -114,6 +114,7 @@ pub(crate) fn command_finished(command: &str, clock: CommandClock) {
     }
 }
 
+#[cold]
 pub(crate) fn command_rejected(error: &CommandError) {
     #[cfg(feature = "metrics")]
     {
