@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use crate::connection::{Connection, ReadLine};
+use crate::connection::{Connection, ReadLine, ReadLines};
 use crate::error::{AgiError, AgiResult};
 use crate::hangup::HangupSignal;
 use crate::observe::{self, CommandClock, Deadline};
 use crate::router::RouteInfo;
 use crate::wire::encode::{encode_command, encode_raw};
+use crate::wire::env::EnvBuilder;
 use crate::wire::lines::LineSpan;
 use crate::wire::reply::{Line, classify, ends_usage_block};
-use crate::wire::{AgiEnv, Arg, DEFAULT_MAX_COMMAND_LINE, Response};
+use crate::wire::{AgiEnv, Arg, DEFAULT_MAX_COMMAND_LINE, EnvError, EnvLimits, Response};
 
 /// Caps and timeouts of one call, copied from the server's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -135,11 +136,22 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
-    pub(crate) fn new(mut conn: Connection, env: AgiEnv, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
-        conn.environment_read();
+    /// A call over `conn` whose environment has been read already (the testing kit).
+    #[cfg(feature = "testing")]
+    pub(crate) fn new(conn: Connection, env: AgiEnv, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
+        let mut call = Call::opening(conn, limits, peer);
+        call.env = env;
+        call.conn.environment_read();
+        call
+    }
+
+    /// A call whose environment is still to be read ([`read_environment`]).
+    ///
+    /// [`read_environment`]: Call::read_environment
+    pub(crate) fn opening(conn: Connection, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
         Call {
             conn,
-            env,
+            env: AgiEnv::empty(),
             signal: HangupSignal::default(),
             hung_up: false,
             health: Health::Ready,
@@ -152,6 +164,17 @@ impl Call {
             route: None,
             captures: Vec::new(),
         }
+    }
+
+    /// A reader of the environment block into the call, where it stays: built in place,
+    /// it is never moved (it and the connection are a few hundred bytes).
+    pub(crate) fn environment_reader(&mut self, limits: EnvLimits) -> EnvReader<'_> {
+        EnvReader { max: limits.line_cap(), builder: EnvBuilder::new(&mut self.env, limits), conn: &mut self.conn }
+    }
+
+    /// Half-closes a connection that will not become a call (no usable environment).
+    pub(crate) async fn refuse_connection(&mut self) {
+        let _ = self.conn.shutdown().await;
     }
 
     /// The environment Asterisk sent at the start of the session.
@@ -642,6 +665,29 @@ impl Call {
             }
         })
         .await;
+    }
+}
+
+/// Reads the environment block into a call ([`Call::environment_reader`]); polled by hand
+/// by the session, which watches the environment's deadline beside it.
+pub(crate) struct EnvReader<'c> {
+    conn: &'c mut Connection,
+    builder: EnvBuilder<'c>,
+    max: usize,
+}
+
+impl EnvReader<'_> {
+    /// Reads until the block is complete; then the call is ready for commands.
+    pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), EnvError>> {
+        Poll::Ready(match ready!(self.conn.poll_read_lines(cx, self.max, &mut self.builder))? {
+            ReadLines::Done => {
+                self.builder.finish();
+                self.conn.environment_read();
+                Ok(())
+            }
+            ReadLines::Eof => Err(EnvError::Truncated { lines: self.builder.lines() }),
+            ReadLines::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
+        })
     }
 }
 

@@ -89,7 +89,7 @@ const PEEK_CHUNK: usize = 64;
 /// the thread's pool) a call.
 const COMMAND_CAPACITY: usize = 64;
 
-/// How [`Connection::read_lines`] ended.
+/// How [`Connection::poll_read_lines`] ended.
 #[derive(Debug)]
 pub(crate) enum ReadLines {
     /// The lines wanted have all been handed.
@@ -177,10 +177,6 @@ impl Connection {
     /// without a failed `recv`: the check before the next command then costs no system
     /// call. (Waiting for readiness before reserving room would spare a waiting call its
     /// 256-byte buffer, at about 400 instructions per read: measured, not worth it.)
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        std::future::poll_fn(|cx| self.poll_fill(cx)).await
-    }
-
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         self.ensure_storage();
         // The read future keeps nothing between polls: made again at each one.
@@ -196,21 +192,26 @@ impl Connection {
     }
 
     /// Hands each line to `sink` as it arrives, reading as needed, until it wants no
-    /// more. Lines already buffered are handed in one pass, without a read or an await
+    /// more. Lines already buffered are handed in one pass, without a read or a wait
     /// between them (a whole environment block usually comes in one read).
-    pub(crate) async fn read_lines<S>(&mut self, max: usize, sink: &mut S) -> Result<ReadLines, S::Error>
+    pub(crate) fn poll_read_lines<S>(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+        sink: &mut S,
+    ) -> Poll<Result<ReadLines, S::Error>>
     where
         S: LineSink,
         S::Error: From<std::io::Error>,
     {
         loop {
             match self.lines.drain_lines(max, sink)? {
-                Drained::Done => return Ok(ReadLines::Done),
-                Drained::TooLong(too_long) => return Ok(ReadLines::TooLong(too_long)),
+                Drained::Done => return Poll::Ready(Ok(ReadLines::Done)),
+                Drained::TooLong(too_long) => return Poll::Ready(Ok(ReadLines::TooLong(too_long))),
                 Drained::More => {}
             }
-            if self.fill().await? == 0 {
-                return Ok(ReadLines::Eof);
+            if ready!(self.poll_fill(cx))? == 0 {
+                return Poll::Ready(Ok(ReadLines::Eof));
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -14,14 +14,13 @@ use tracing::Instrument as _;
 
 use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
-use crate::connection::{Connection, ReadLines, Stream};
+use crate::connection::{Connection, Stream};
 use crate::handler::{CatchUnwind, Outcome};
 use crate::limits::{Handshake, Handshakes, OwnedTaken, Phase, ServerStats, Slots, Taken};
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
-use crate::wire::env::EnvBuilder;
-use crate::wire::{AgiEnv, EnvError, EnvLimits};
+use crate::wire::{EnvError, EnvLimits};
 
 /// Settings every session of a server shares.
 #[derive(Debug, Clone)]
@@ -230,14 +229,12 @@ pub(crate) fn run(
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    // Boxed, the environment phase's future is freed once the block is read; inline,
-    // the compiler lays it out beside the call's, which would enlarge every call's task,
-    // and so its memory while it waits. Made here, so that the session's future keeps
-    // neither the stream nor the handshake slot it moves into it.
-    let opening = boxed_in_place!(open_call(stream.into(), app.clone(), handshake));
-    // The call's own state is boxed too: the task stays a few words, and spawning it
-    // copies only those, not the call's state.
-    boxed_in_place!(run_in_span(opening, peer, app, connection)).instrument(span)
+    // The call is made at once, with its connection and a room for its environment, and
+    // moved into the session's box as it is: the block is then read into that room, and
+    // neither is moved again. The call's state is boxed: the task stays a few words, and
+    // spawning it copies only those, not the call's state.
+    let call = Call::opening(Connection::new(stream), app.config.call_limits, peer);
+    boxed_in_place!(run_in_span(call, handshake, app, connection)).instrument(span)
 }
 
 /// Records a field of the call's span: the span this future is instrumented with,
@@ -250,9 +247,6 @@ fn record(field: &str, value: &str) {
         tracing::Span::current().record(field, value);
     }
 }
-
-/// The environment phase of a session, boxed (see [`run`]).
-type Opening = Pin<Box<dyn Future<Output = Result<(Connection, AgiEnv), SessionEnd>> + Send>>;
 
 /// What to do with a call whose environment has arrived.
 enum Verdict<'a> {
@@ -272,8 +266,8 @@ enum Verdict<'a> {
 /// task.
 #[allow(clippy::manual_async_fn)]
 fn run_in_span(
-    opening: Opening,
-    peer: Option<SocketAddr>,
+    mut call: Call,
+    handshake: Handshake,
     app: Arc<App>,
     connection: Option<OwnedTaken>,
 ) -> impl Future<Output = SessionEnd> + Send {
@@ -283,10 +277,10 @@ fn run_in_span(
         // Read only by the debug lines at the end: no clock read per call otherwise.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         let _connection = app.stats.enter(Phase::Connection);
-        let mut call = match opening.await {
-            Ok((conn, env)) => Call::new(conn, env, app.config.call_limits, peer),
-            Err(end) => return end,
-        };
+        if let Err(end) = open_call(&mut call, app, handshake).await {
+            return end;
+        }
+        let peer = call.peer_addr();
         record("uniqueid", call.env().uniqueid().unwrap_or_default());
         record("channel", call.env().channel().unwrap_or_default());
 
@@ -355,64 +349,70 @@ async fn refuse_call(
 /// Reads the environment block within the environment timeout, in the handshake phase;
 /// without a usable block the connection is closed and the session ends.
 ///
-/// Its own function, so that the connection and the environment, moved into the call,
-/// do not keep their own room in the session's future beside the call's.
-async fn open_call(stream: Stream, app: Arc<App>, handshake: Handshake) -> Result<(Connection, AgiEnv), SessionEnd> {
-    let config = &app.config;
-    let mut conn = Connection::new(stream);
-    let _handshaking = app.stats.enter(Phase::Handshake);
-    let opened = {
-        let mut read = pin!(read_env(&mut conn, config.env_limits));
-        // Asterisk writes the whole block right after connecting, so it is usually all
-        // there at the first read: the timer and the watch for an eviction are armed only
-        // when it is not, and a call that opens in one poll reads no clock and leaves no
-        // waiter anywhere.
-        let mut deadline = pin!(None::<tokio::time::Sleep>);
-        let mut evicted = pin!(handshake.evicted());
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(read) = read.as_mut().poll(cx) {
-                return Poll::Ready(Opened::Read(read));
+/// An `async` block rather than an `async fn`, whose arguments would be stored twice.
+#[allow(clippy::manual_async_fn)]
+fn open_call<'a>(
+    call: &'a mut Call,
+    app: &'a App,
+    handshake: Handshake,
+) -> impl Future<Output = Result<(), SessionEnd>> + Send + 'a {
+    async move {
+        let config = &app.config;
+        let _handshaking = app.stats.enter(Phase::Handshake);
+        let opened = {
+            let mut reader = call.environment_reader(config.env_limits);
+            // Asterisk writes the whole block right after connecting, so it is usually all
+            // there at the first read: the timer and the watch for an eviction are armed only
+            // when it is not (boxed, so that only such calls pay for their room), and a call
+            // that opens in one poll reads no clock and leaves no waiter anywhere.
+            let mut waiting: Option<Pin<Box<dyn Future<Output = Opened> + Send + '_>>> = None;
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(read) = reader.poll_read(cx) {
+                    return Poll::Ready(Opened::Read(read));
+                }
+                waiting
+                    .get_or_insert_with(|| Box::pin(environment_deadline(config.env_timeout, &handshake)))
+                    .as_mut()
+                    .poll(cx)
+            })
+            .await
+        };
+        let error = match opened {
+            Opened::Read(Ok(())) => {
+                drop(handshake);
+                return Ok(());
             }
-            if deadline.is_none() {
-                deadline.set(Some(tokio::time::sleep(config.env_timeout)));
+            Opened::Read(Err(error)) => Some(error),
+            Opened::TimedOut => {
+                observe::timeout(Deadline::Environment);
+                Some(EnvError::Timeout(config.env_timeout))
             }
-            if let Some(sleep) = deadline.as_mut().as_pin_mut()
-                && sleep.poll(cx).is_ready()
-            {
-                return Poll::Ready(Opened::TimedOut);
+            Opened::Evicted => {
+                // The accept loop logs evictions in aggregate; one line per connection
+                // would turn a flood into a flood of logs.
+                tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
+                None
             }
-            if evicted.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Opened::Evicted);
-            }
-            Poll::Pending
-        })
-        .await
-    };
-    let error = match opened {
-        Opened::Read(Ok(env)) => {
-            drop(handshake);
-            return Ok((conn, env));
-        }
-        Opened::Read(Err(error)) => Some(error),
-        Opened::TimedOut => {
-            observe::timeout(Deadline::Environment);
-            Some(EnvError::Timeout(config.env_timeout))
-        }
-        Opened::Evicted => {
-            // The accept loop logs evictions in aggregate; one line per connection
-            // would turn a flood into a flood of logs.
-            tracing::debug!("no environment block yet and a newer connection needed the slot; closed");
-            None
-        }
-    };
-    // Boxed: only refused connections pay for the room of the closing handshake.
-    Box::pin(refuse_environment(conn, error)).await;
-    Err(SessionEnd::NoEnvironment)
+        };
+        // Boxed: only refused connections pay for the room of the closing handshake.
+        Box::pin(refuse_environment(call, error)).await;
+        Err(SessionEnd::NoEnvironment)
+    }
+}
+
+/// Ends the wait for an environment block that did not come at once: the environment
+/// timeout, or a newer connection taking the handshake slot.
+async fn environment_deadline(timeout: Duration, handshake: &Handshake) -> Opened {
+    tokio::select! {
+        biased;
+        () = tokio::time::sleep(timeout) => Opened::TimedOut,
+        () = handshake.evicted() => Opened::Evicted,
+    }
 }
 
 /// How the environment phase ended.
 enum Opened {
-    Read(Result<AgiEnv, EnvError>),
+    Read(Result<(), EnvError>),
     TimedOut,
     /// A newer connection took the handshake slot.
     Evicted,
@@ -533,18 +533,9 @@ async fn run_handler(
     }
 }
 
-async fn read_env(conn: &mut Connection, limits: EnvLimits) -> Result<AgiEnv, EnvError> {
-    let mut builder = EnvBuilder::new(limits);
-    match conn.read_lines(limits.line_cap(), &mut builder).await? {
-        ReadLines::Done => Ok(builder.finish()),
-        ReadLines::Eof => Err(EnvError::Truncated { lines: builder.lines() }),
-        ReadLines::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
-    }
-}
-
 /// Closes a connection without a usable environment block: `error` says why, `None`
 /// when a newer connection took its handshake slot.
-async fn refuse_environment(mut conn: Connection, error: Option<EnvError>) {
+async fn refuse_environment(call: &mut Call, error: Option<EnvError>) {
     // Port scanners and health checks connect and say nothing: not worth more than debug.
     match &error {
         None => {}
@@ -559,7 +550,7 @@ async fn refuse_environment(mut conn: Connection, error: Option<EnvError>) {
             tracing::info!(%error, "environment block refused");
         }
     }
-    let _ = conn.shutdown().await;
+    call.refuse_connection().await;
 }
 
 /// Whether `report` has anything to send for this status.

@@ -416,8 +416,9 @@ impl PartialEq for AgiEnv {
 /// the CR before each LF dropped), so that the text always holds `name: value` lines
 /// each ending with one LF.
 #[derive(Debug)]
-pub(crate) struct EnvBuilder {
-    env: AgiEnv,
+pub(crate) struct EnvBuilder<'e> {
+    /// Filled where it will stay (in the call), so that it is not moved once built.
+    env: &'e mut AgiEnv,
     /// The known variable expected next: Asterisk sends them in a fixed order, so one
     /// comparison usually names the line.
     next_known: usize,
@@ -440,20 +441,28 @@ struct Mark {
     next_known: usize,
 }
 
-impl EnvBuilder {
-    pub(crate) fn new(limits: EnvLimits) -> EnvBuilder {
+impl AgiEnv {
+    /// An environment with no variables, to be filled by an [`EnvBuilder`].
+    pub(crate) fn empty() -> AgiEnv {
+        AgiEnv {
+            text: String::new(),
+            entries: Vec::new(),
+            lines_end: 0,
+            known: [ABSENT; KNOWN_COUNT],
+            args: Vec::new(),
+            path: (0, 0),
+            query: (0, 0),
+        }
+    }
+}
+
+impl<'e> EnvBuilder<'e> {
+    /// A builder filling `env`, which it empties first.
+    pub(crate) fn new(env: &'e mut AgiEnv, limits: EnvLimits) -> EnvBuilder<'e> {
+        *env = AgiEnv::empty();
+        env.entries = INDEXES.try_with(|pool| pool.take(INDEX_ROOM)).unwrap_or_else(|_| Vec::with_capacity(INDEX_ROOM));
         EnvBuilder {
-            env: AgiEnv {
-                text: String::new(),
-                entries: INDEXES
-                    .try_with(|pool| pool.take(INDEX_ROOM))
-                    .unwrap_or_else(|_| Vec::with_capacity(INDEX_ROOM)),
-                lines_end: 0,
-                known: [ABSENT; KNOWN_COUNT],
-                args: Vec::new(),
-                path: (0, 0),
-                query: (0, 0),
-            },
+            env,
             next_known: 0,
             max_lines: limits.max_lines.min(MAX_LINES),
             // Offsets into the text are `u32`: never let it near 4 GiB, whatever the limits.
@@ -627,8 +636,8 @@ impl EnvBuilder {
     }
 
     /// Completes the block: derives the path and query of `agi_network_script`.
-    pub(crate) fn finish(mut self) -> AgiEnv {
-        let env = &mut self.env;
+    pub(crate) fn finish(&mut self) {
+        let env = &mut *self.env;
         env.lines_end = env.text.len() as u32;
         env.args.sort_unstable_by_key(|&(n, _)| n);
         let script = match env.known[Known::NetworkScript as usize] {
@@ -651,11 +660,10 @@ impl EnvBuilder {
             env.text.extend_from_within(script_start as usize..script_start as usize + path_len);
             env.path = (start as u32, env.text.len() as u32);
         }
-        self.env
     }
 }
 
-impl LineSink for EnvBuilder {
+impl LineSink for EnvBuilder<'_> {
     type Error = EnvError;
 
     fn line(&mut self, line: &[u8], offset: usize) -> Result<bool, EnvError> {
@@ -672,9 +680,13 @@ impl LineSink for EnvBuilder {
 pub(crate) fn parse_block(block: &[u8], limits: EnvLimits) -> Result<AgiEnv, EnvError> {
     let mut lines = LineBuffer::default();
     lines.read_target(block.len()).extend_from_slice(block);
-    let mut builder = EnvBuilder::new(limits);
+    let mut env = AgiEnv::empty();
+    let mut builder = EnvBuilder::new(&mut env, limits);
     match lines.drain_lines(limits.line_cap(), &mut builder)? {
-        Drained::Done => Ok(builder.finish()),
+        Drained::Done => {
+            builder.finish();
+            Ok(env)
+        }
         Drained::More => Err(EnvError::Truncated { lines: builder.lines }),
         Drained::TooLong(too_long) => Err(EnvError::LineTooLong { max: too_long.max }),
     }
@@ -839,7 +851,8 @@ mod tests {
     #[test]
     fn a_block_read_in_pieces_keeps_each_piece_in_place() {
         let mut lines = LineBuffer::default();
-        let mut builder = EnvBuilder::new(EnvLimits::default());
+        let mut env = AgiEnv::empty();
+        let mut builder = EnvBuilder::new(&mut env, EnvLimits::default());
         let pieces: [&[u8]; 4] =
             [b"agi_network: yes\nagi_network_scr", b"ipt: a/b?x=2\nagi_channel: X\xff\n", b"agi_arg_1: z\n", b"\n"];
         let mut drained = Drained::More;
@@ -848,7 +861,7 @@ mod tests {
             drained = lines.drain_lines(100, &mut builder).unwrap();
         }
         assert_eq!(drained, Drained::Done);
-        let env = builder.finish();
+        builder.finish();
         assert_eq!(env.iter().count(), 4);
         assert_eq!((env.network(), env.channel(), env.arg(1)), (Some("yes"), Some("X\u{fffd}"), Some("z")));
         assert_eq!((env.path(), env.query()), ("/a/b", "x=2"));
