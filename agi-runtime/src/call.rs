@@ -465,7 +465,8 @@ impl Call {
             call: self,
             command,
             started: false,
-            sending: send.then_some(0),
+            sending: send,
+            written: 0,
             skipped: 0,
             usage: None,
             timeout,
@@ -704,12 +705,15 @@ pub(crate) struct Exchange<'c> {
     command: &'c str,
     /// Polled at least once: the command is in flight.
     started: bool,
-    /// Bytes of the command line written so far, until it is all sent.
-    sending: Option<usize>,
-    /// Lines read that were not the reply (`HANGUP`, `100 Trying`).
-    skipped: usize,
-    /// The body of a `520-` usage block, once its first line came.
-    usage: Option<UsageBlock>,
+    /// The command line is still being sent.
+    sending: bool,
+    /// Bytes of the command line written so far.
+    written: usize,
+    /// Lines read that were not the reply (`HANGUP`, `100 Trying`); a few at most.
+    skipped: u8,
+    /// The body of a `520-` usage block, once its first line came (boxed: rare, and
+    /// the future of every command would carry its room).
+    usage: Option<Box<UsageBlock>>,
     /// The command timeout, if any: its timer is armed at the first poll that waits
     /// (boxed: only calls with a timeout pay for its room).
     timeout: Option<Duration>,
@@ -753,12 +757,12 @@ impl Future for Exchange<'_> {
 impl Exchange<'_> {
     /// The exchange itself, without its timeout.
     fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<AgiResult<()>> {
-        if let Some(written) = &mut self.sending {
+        if self.sending {
             let call = &mut *self.call;
-            if let Err(e) = ready!(call.conn.poll_send_out(cx, written)) {
+            if let Err(e) = ready!(call.conn.poll_send_out(cx, &mut self.written)) {
                 return Poll::Ready(Err(call.io_failed(e)));
             }
-            self.sending = None;
+            self.sending = false;
         }
         loop {
             let call = &mut *self.call;
@@ -806,8 +810,8 @@ impl Exchange<'_> {
         if matches!(step, Step::Hangup | Step::Skip) {
             // Asterisk sends at most two `HANGUP` lines and one `100`: more is a
             // peer keeping the command from ever ending.
-            self.skipped += 1;
-            if self.skipped > MAX_LINES_BEFORE_REPLY {
+            self.skipped = self.skipped.saturating_add(1);
+            if usize::from(self.skipped) > MAX_LINES_BEFORE_REPLY {
                 call.conn.consume(span);
                 let message = format!("`{}` got {} lines that are not its reply", self.command, self.skipped);
                 return Some(Err(call.protocol_error(message)));
@@ -834,7 +838,7 @@ impl Exchange<'_> {
             }
             Step::UsageBlock => {
                 call.conn.consume(span);
-                self.usage = Some(UsageBlock { text: String::new(), lines: 0 });
+                self.usage = Some(Box::new(UsageBlock { text: String::new(), lines: 0 }));
             }
             Step::Malformed(text) => {
                 call.conn.consume(span);
