@@ -14,8 +14,10 @@
 //! No phase ever waits for a slot: a connection that finds its phase full is refused
 //! (or closed) at once, because a caller waiting on a queued call hears silence.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
@@ -113,7 +115,8 @@ impl RouteLimit {
     }
 }
 
-/// The connections still sending their environment block: a ring of `max` slots.
+/// The connections still sending their environment block: a ring of `max` slots, and
+/// the sweep that times them out.
 ///
 /// Each connection takes the slot of its number modulo `max`. A slot still held when
 /// its turn comes again belongs to a connection that `max - 1` newer ones have since
@@ -123,38 +126,137 @@ impl RouteLimit {
 /// flood of silent connections (slowloris) then only ever closes its own connections,
 /// while real calls complete their handshake within a millisecond and run.
 ///
-/// Taking and giving back a slot is two atomic operations; only an eviction wakes
-/// anyone, and only the connection evicted.
+/// The environment timeout is kept by one sweep for the whole ring, not by a timer per
+/// connection: most connections are polled once before their block arrives (they are
+/// accepted as the peer's connect returns, before it writes), and a timer each (a
+/// clock read, the timer wheel, an allocation) cost them more than the rest of their
+/// handshake. The sweep runs every quarter of the timeout on a task of its own, counts
+/// those periods, and times out the connections that took their slot more than the
+/// timeout's worth of periods ago: a connection is closed between the timeout and a
+/// quarter more.
+///
+/// Taking and giving back a slot is two atomic operations; a connection that has to
+/// wait for its block leaves its waker in its slot, under the slot's lock, and only an
+/// eviction or the timeout wakes anyone, and only the connection concerned.
 #[derive(Debug)]
 pub(crate) struct Handshakes {
     slots: Box<[Slot]>,
     next: AtomicU64,
+    /// The sweep's clock: periods since the sweep started.
+    now: AtomicU64,
+    /// The environment timeout, in periods of the sweep (rounded up).
+    timeout_periods: u64,
+    period: Duration,
+    /// The sweep's task was started (at the first connection, from within the runtime).
+    sweeping: AtomicBool,
 }
+
+/// Set in a slot's owner once the sweep timed its connection out.
+const TIMED_OUT: u64 = 1 << 63;
 
 #[derive(Debug, Default)]
 struct Slot {
-    /// The number of the connection holding the slot (numbers start at 1), 0 if free.
+    /// The number of the connection holding the slot (numbers start at 1), with
+    /// [`TIMED_OUT`] once it is timed out; 0 if free.
     owner: AtomicU64,
-    /// Wakes the owner when a newer connection takes the slot.
-    evicted: Notify,
+    /// The sweep's clock when the slot was taken.
+    taken_at: AtomicU64,
+    /// The owner's waker, once it waits for its block.
+    waker: Mutex<Option<Waker>>,
+}
+
+impl Slot {
+    fn waker(&self) -> MutexGuard<'_, Option<Waker>> {
+        // The lock guards no invariant a panic could break halfway.
+        self.waker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the owner, if it waits.
+    fn wake(&self) {
+        let waker = self.waker().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
 }
 
 impl Handshakes {
-    pub(crate) fn new(max: usize) -> Arc<Handshakes> {
-        let slots = (0..max.max(1)).map(|_| Slot::default()).collect();
-        Arc::new(Handshakes { slots, next: AtomicU64::new(1) })
+    /// A ring of `max` slots whose connections time out after `timeout`.
+    pub(crate) fn new(max: usize, timeout: Duration) -> Arc<Handshakes> {
+        let slots = (0..max.clamp(1, u32::MAX as usize)).map(|_| Slot::default()).collect();
+        let period = (timeout / 4).max(Duration::from_millis(1));
+        let timeout_periods = timeout.as_nanos().div_ceil(period.as_nanos()).try_into().unwrap_or(u64::MAX);
+        Arc::new(Handshakes {
+            slots,
+            next: AtomicU64::new(1),
+            now: AtomicU64::new(0),
+            timeout_periods,
+            period,
+            sweeping: AtomicBool::new(false),
+        })
     }
 
     /// Takes a slot; `true` when an older connection still waiting had to give it up.
     pub(crate) fn enter(self: &Arc<Self>) -> (Handshake, bool) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let index = (id % self.slots.len() as u64) as usize;
-        let slot = &self.slots[index];
-        let evicted = slot.owner.swap(id, Ordering::AcqRel) != 0;
-        if evicted {
-            slot.evicted.notify_waiters();
+        if !self.sweeping.load(Ordering::Relaxed) && !self.sweeping.swap(true, Ordering::AcqRel) {
+            self.start_sweep();
         }
-        (Handshake { id, index, owner: self.clone() }, evicted)
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let index = (id % self.slots.len() as u64) as u32;
+        let slot = &self.slots[index as usize];
+        // Stored before the owner: the sweep reads it after seeing the owner.
+        slot.taken_at.store(self.now.load(Ordering::Relaxed), Ordering::Relaxed);
+        let previous = slot.owner.swap(id, Ordering::AcqRel);
+        // A connection timed out already was woken by the sweep.
+        let evicted = previous != 0 && previous & TIMED_OUT == 0;
+        if evicted {
+            slot.wake();
+        }
+        (Handshake { id, index, watching: false, owner: self.clone() }, evicted)
+    }
+
+    /// Starts the sweep on a task of its own, which ends once the ring is gone (once
+    /// per ring: out of line).
+    #[cold]
+    #[inline(never)]
+    fn start_sweep(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let ring = Arc::downgrade(self);
+        let period = self.period;
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut swept = 1;
+            loop {
+                ticks.tick().await;
+                let Some(ring) = ring.upgrade() else { return };
+                ring.now.fetch_add(1, Ordering::Relaxed);
+                ring.sweep(&mut swept);
+            }
+        });
+    }
+
+    /// Times out the connections waiting longer than the timeout, oldest first:
+    /// `swept` is the number below which every connection was looked at already.
+    fn sweep(&self, swept: &mut u64) {
+        let next = self.next.load(Ordering::Acquire);
+        // Numbers a whole ring behind the newest have lost their slot since.
+        *swept = (*swept).max(next.saturating_sub(self.slots.len() as u64));
+        let now = self.now.load(Ordering::Relaxed);
+        while *swept < next {
+            let id = *swept;
+            let slot = &self.slots[(id % self.slots.len() as u64) as usize];
+            if slot.owner.load(Ordering::Acquire) == id {
+                if slot.taken_at.load(Ordering::Relaxed).saturating_add(self.timeout_periods) >= now {
+                    // Not due yet, nor are the connections after it.
+                    return;
+                }
+                if slot.owner.compare_exchange(id, id | TIMED_OUT, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                    slot.wake();
+                }
+            }
+            *swept += 1;
+        }
     }
 }
 
@@ -162,35 +264,67 @@ impl Handshakes {
 #[derive(Debug)]
 pub(crate) struct Handshake {
     id: u64,
-    index: usize,
+    /// Its slot (`u32`, with the flag beside it in one word: the handshake is moved with
+    /// every new call).
+    index: u32,
+    /// Its waker was left in the slot.
+    watching: bool,
     owner: Arc<Handshakes>,
+}
+
+/// Where a connection waiting for its environment block stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// It may go on waiting.
+    Yes,
+    /// The environment timeout is over.
+    TimedOut,
+    /// A newer connection took its slot.
+    Evicted,
 }
 
 impl Handshake {
     fn slot(&self) -> &Slot {
-        &self.owner.slots[self.index]
+        &self.owner.slots[self.index as usize]
     }
 
-    /// Completes when a newer connection took this slot.
-    pub(crate) async fn evicted(&self) {
-        let slot = self.slot();
-        loop {
-            let notified = slot.evicted.notified();
-            tokio::pin!(notified);
-            // Registered before the check, so an eviction in between is not missed.
-            notified.as_mut().enable();
-            if slot.owner.load(Ordering::Acquire) != self.id {
-                return;
+    /// Whether the connection may go on waiting for its block; the first time, `waker`
+    /// is left in the slot, to be woken when the wait is over (a task's waker stays
+    /// valid for its life).
+    pub(crate) fn waiting(&mut self, waker: &Waker) -> Waiting {
+        let slot = &self.owner.slots[self.index as usize];
+        if !self.watching {
+            self.watching = true;
+            let mut left = slot.waker();
+            // Checked under the lock, under which an eviction or the sweep takes it.
+            if slot.owner.load(Ordering::Acquire) == self.id {
+                *left = Some(waker.clone());
+                return Waiting::Yes;
             }
-            notified.await;
+        }
+        match slot.owner.load(Ordering::Acquire) {
+            owner if owner == self.id => Waiting::Yes,
+            owner if owner == self.id | TIMED_OUT => Waiting::TimedOut,
+            _ => Waiting::Evicted,
         }
     }
 }
 
 impl Drop for Handshake {
     fn drop(&mut self) {
+        let slot = self.slot();
+        if self.watching {
+            // Taken back before the slot is given up: a later owner's waker is never
+            // taken for this one's.
+            let mut left = slot.waker();
+            if slot.owner.load(Ordering::Acquire) & !TIMED_OUT == self.id {
+                left.take();
+            }
+        }
         // Frees the slot, unless a newer connection has taken it over.
-        let _ = self.slot().owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Acquire);
+        if slot.owner.compare_exchange(self.id, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            let _ = slot.owner.compare_exchange(self.id | TIMED_OUT, 0, Ordering::AcqRel, Ordering::Acquire);
+        }
     }
 }
 
@@ -324,15 +458,33 @@ mod tests {
         assert_eq!((stats.connections(), stats.calls()), (0, 0));
     }
 
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<Wakes>, Waker) {
+        let wakes = Arc::new(Wakes::default());
+        (wakes.clone(), Waker::from(wakes))
+    }
+
     #[tokio::test]
     async fn a_connection_overtaken_by_a_full_ring_is_evicted() {
-        let pool = Handshakes::new(2);
-        let (first, evicted) = pool.enter();
+        let pool = Handshakes::new(2, Duration::from_secs(60));
+        let (mut first, evicted) = pool.enter();
         assert!(!evicted);
+        let (wakes, waker) = counting_waker();
+        assert_eq!(first.waiting(&waker), Waiting::Yes);
         let (second, _) = pool.enter();
         let (third, evicted) = pool.enter();
         assert!(evicted);
-        first.evicted().await;
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the evicted connection is woken");
+        assert_eq!(first.waiting(&waker), Waiting::Evicted);
         let still_held = |handshake: &Handshake| handshake.slot().owner.load(Ordering::Acquire) == handshake.id;
         assert!(!still_held(&first));
         assert!(still_held(&second) && still_held(&third));
@@ -345,6 +497,53 @@ mod tests {
         drop(third);
         drop(fourth);
         assert!(pool.slots.iter().all(|slot| slot.owner.load(Ordering::Acquire) == 0));
+        assert!(pool.slots.iter().all(|slot| slot.waker().is_none()), "no waker is left behind");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_times_out_a_connection_between_the_timeout_and_a_quarter_more() {
+        let timeout = Duration::from_secs(4);
+        let pool = Handshakes::new(8, timeout);
+        let started = tokio::time::Instant::now();
+        let (mut waiting, _) = pool.enter();
+        let (mut later, _) = pool.enter();
+        let (wakes, waker) = counting_waker();
+        assert_eq!(waiting.waiting(&waker), Waiting::Yes);
+        let (later_wakes, later_waker) = counting_waker();
+        assert_eq!(later.waiting(&later_waker), Waiting::Yes);
+        // A connection that got its block in time leaves the ring before the timeout.
+        let (done, _) = pool.enter();
+        drop(done);
+        let step = Duration::from_millis(10);
+        while wakes.0.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(step).await;
+            assert!(started.elapsed() <= timeout + timeout / 4 + step, "not timed out after {:?}", started.elapsed());
+        }
+        assert!(started.elapsed() > timeout, "timed out after {:?}", started.elapsed());
+        assert_eq!(waiting.waiting(&waker), Waiting::TimedOut);
+        assert_eq!(later_wakes.0.load(Ordering::SeqCst), 1, "the connection after it too");
+        assert_eq!(later.waiting(&later_waker), Waiting::TimedOut);
+        // A connection taking the slot of one timed out is not an eviction.
+        for _ in 0..6 {
+            drop(pool.enter());
+        }
+        let (_, evicted) = pool.enter();
+        assert!(!evicted);
+        drop((waiting, later));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_ends_with_the_ring() {
+        let pool = Handshakes::new(2, Duration::from_millis(40));
+        drop(pool.enter());
+        let sweep = Arc::downgrade(&pool);
+        drop(pool);
+        assert!(sweep.upgrade().is_none(), "the sweep does not keep the ring");
+        // It notices at its next period and ends: nothing is left to run.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::task::yield_now().await;
+        let metrics = tokio::runtime::Handle::current().metrics();
+        assert_eq!(metrics.num_alive_tasks(), 0);
     }
 
     #[test]

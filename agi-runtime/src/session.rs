@@ -16,7 +16,7 @@ use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
 use crate::connection::{Connection, Stream};
 use crate::handler::{CatchUnwind, Outcome};
-use crate::limits::{Handshake, Handshakes, OwnedTaken, Phase, ServerStats, Slots, Taken};
+use crate::limits::{Handshake, Handshakes, OwnedTaken, Phase, ServerStats, Slots, Taken, Waiting};
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
@@ -81,7 +81,7 @@ impl App {
             table: RouteTable::new(router),
             calls: Slots::new(config.max_calls.max(1)),
             responders: Slots::new(config.max_overload_responders),
-            handshakes: Handshakes::new(config.max_handshakes),
+            handshakes: Handshakes::new(config.max_handshakes, config.env_timeout),
             config,
             cut: Cut::default(),
             admission,
@@ -359,21 +359,23 @@ fn open_call<'a>(
     async move {
         let config = &app.config;
         let _handshaking = app.stats.enter(Phase::Handshake);
+        let mut handshake = handshake;
         let opened = {
             let mut reader = call.environment_reader(config.env_limits);
-            // Asterisk writes the whole block right after connecting, so it is usually all
-            // there at the first read: the timer and the watch for an eviction are armed only
-            // when it is not (boxed, so that only such calls pay for their room), and a call
-            // that opens in one poll reads no clock and leaves no waiter anywhere.
-            let mut waiting: Option<Pin<Box<dyn Future<Output = Opened> + Send + '_>>> = None;
+            // Asterisk writes the whole block right after connecting, but a connection
+            // is often polled before the block has arrived: it then leaves its waker in
+            // its handshake slot, where the ring's sweep (the timeout) or a newer
+            // connection (an eviction) finds it. No timer, no clock read and no
+            // allocation per connection.
             std::future::poll_fn(|cx| {
                 if let Poll::Ready(read) = reader.poll_read(cx) {
                     return Poll::Ready(Opened::Read(read));
                 }
-                waiting
-                    .get_or_insert_with(|| Box::pin(environment_deadline(config.env_timeout, &handshake)))
-                    .as_mut()
-                    .poll(cx)
+                match handshake.waiting(cx.waker()) {
+                    Waiting::Yes => Poll::Pending,
+                    Waiting::TimedOut => Poll::Ready(Opened::TimedOut),
+                    Waiting::Evicted => Poll::Ready(Opened::Evicted),
+                }
             })
             .await
         };
@@ -397,16 +399,6 @@ fn open_call<'a>(
         // Boxed: only refused connections pay for the room of the closing handshake.
         Box::pin(refuse_environment(call, error)).await;
         Err(SessionEnd::NoEnvironment)
-    }
-}
-
-/// Ends the wait for an environment block that did not come at once: the environment
-/// timeout, or a newer connection taking the handshake slot.
-async fn environment_deadline(timeout: Duration, handshake: &Handshake) -> Opened {
-    tokio::select! {
-        biased;
-        () = tokio::time::sleep(timeout) => Opened::TimedOut,
-        () = handshake.evicted() => Opened::Evicted,
     }
 }
 
