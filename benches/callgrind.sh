@@ -13,8 +13,13 @@
 # Three servers: the reference, the framework, and the reference decoding the query by
 # hand (`bench-reference --hand-query`, shown as `hand-query`).
 #
+# Under valgrind a server is slow enough that each environment block has arrived by
+# the time it first reads: with ENV_DELAY_MS=2 the load generator waits that long
+# before sending each block, so that every call takes the path most calls take under
+# load, where the server is polled before the block arrives.
+#
 # Settings (environment): SESSIONS=3000 CONCURRENCY=8 PORT=4573 OUT=target/callgrind
-# CACHE_SIM=0
+# CACHE_SIM=0 ENV_DELAY_MS=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

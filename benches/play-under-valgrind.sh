@@ -1,5 +1,6 @@
 # Sourced by the scripts that count a benchmark server's work under valgrind
-# (callgrind.sh, locked-ops.sh); they set BIN, PORT, SESSIONS and CONCURRENCY.
+# (callgrind.sh, locked-ops.sh); they set BIN, PORT, SESSIONS and CONCURRENCY, and may
+# set ENV_DELAY_MS (the load generator's pause before each environment block).
 
 # play_under_valgrind PREFIX COMMAND...: starts COMMAND (valgrind and the server's own
 # command line) listening on 127.0.0.1:$PORT, its output in PREFIX.stdout and
@@ -16,7 +17,7 @@ play_under_valgrind() {
         sleep 0.05
     done
     "$BIN/agi-load" run --addr "127.0.0.1:$PORT" --sessions "$SESSIONS" --concurrency "$CONCURRENCY" \
-        >"$prefix.load.txt"
+        --env-delay-ms "${ENV_DELAY_MS:-0}" >"$prefix.load.txt"
     kill -TERM "$pid"
     wait "$pid" || true
 }

@@ -115,11 +115,14 @@ struct Played {
 }
 
 /// Plays one call: connect, environment, the script's replies, the final `HANGUP`.
-async fn play(addr: SocketAddr, delay: Duration) -> Result<Played, ErrorKind> {
+async fn play(addr: SocketAddr, env_delay: Duration, delay: Duration) -> Result<Played, ErrorKind> {
     let mut stream = TcpStream::connect(addr).await.map_err(|_| ErrorKind::Connect)?;
     stream.set_nodelay(true).map_err(|e| ErrorKind::of(&e))?;
     let mut reader = Reader::new();
     let mut played = Played { round_trips: [0; SCRIPT.len() + 1], commands: 0, status_report: false };
+    if !env_delay.is_zero() {
+        tokio::time::sleep(env_delay).await;
+    }
     stream.write_all(ENV_BLOCK.as_bytes()).await.map_err(|e| ErrorKind::of(&e))?;
     let mut sent = Instant::now();
     loop {
@@ -184,6 +187,10 @@ pub struct RunConfig {
     pub sessions: u64,
     /// A pause before each reply, as a real channel takes time to play or answer.
     pub reply_delay: Duration,
+    /// A pause between connecting and sending the environment block, so that the server
+    /// finds no block at its first read (as under load, where it often polls a new
+    /// connection before the block has arrived).
+    pub env_delay: Duration,
     /// The longest a session may take before it counts as an error.
     pub session_timeout: Duration,
 }
@@ -342,7 +349,8 @@ async fn worker(shared: Rc<Shared>, config: Rc<RunConfig>) {
         shared.in_flight.set(shared.in_flight.get() + 1);
         let started = Instant::now();
         let addr = config.targets[target].addr;
-        let outcome = tokio::time::timeout(config.session_timeout, play(addr, config.reply_delay)).await;
+        let outcome =
+            tokio::time::timeout(config.session_timeout, play(addr, config.env_delay, config.reply_delay)).await;
         shared.in_flight.set(shared.in_flight.get() - 1);
         let refused = matches!(outcome, Ok(Err(ErrorKind::Connect)));
         match outcome {

@@ -67,6 +67,7 @@ async fn each_session_counts_for_the_server_that_played_it() {
         turn: Duration::from_millis(50),
         sessions: 0,
         reply_delay: Duration::ZERO,
+        env_delay: Duration::ZERO,
         session_timeout: Duration::from_secs(10),
     };
     let reports =
@@ -99,6 +100,7 @@ async fn several_servers_need_a_duration() {
         turn: Duration::from_millis(50),
         sessions: 1,
         reply_delay: Duration::ZERO,
+        env_delay: Duration::ZERO,
         session_timeout: Duration::from_secs(1),
     };
     assert!(load::run(config).await.is_err());

@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! agi-load run   [--addr 127.0.0.1:4573] [--concurrency 64] [--warmup-secs 2] (--secs 8 | --sessions N)
-//!                [--reply-delay-ms 0] [--pid PID [--alloc-stats FILE]] [--label L] [--out FILE]
+//!                [--reply-delay-ms 0] [--env-delay-ms 0] [--pid PID [--alloc-stats FILE]] [--label L] [--out FILE]
 //! agi-load run   --target label=L,addr=A[,pid=PID][,alloc-stats=FILE][,out=FILE] --target ...
-//!                [--concurrency 64] [--warmup-secs 2] --secs 8 [--turn-ms 500] [--reply-delay-ms 0]
+//!                [--concurrency 64] [--warmup-secs 2] --secs 8 [--turn-ms 500] [--reply-delay-ms 0] [--env-delay-ms 0]
 //! agi-load hold  [--addr ...] --sessions 19000 [--opening 128] [--pid PID] [--label L] [--out FILE]
 //! agi-load table DIR
 //! ```
@@ -18,9 +18,9 @@ use agi_bench::load::{self, HoldConfig, RunConfig, Target};
 use agi_bench::report;
 
 const USAGE: &str = "agi-load run [--addr A] [--concurrency N] [--warmup-secs S] (--secs S | --sessions N) \
-[--reply-delay-ms MS] [--pid PID [--alloc-stats FILE]] [--label L] [--out FILE]\n\
+[--reply-delay-ms MS] [--env-delay-ms MS] [--pid PID [--alloc-stats FILE]] [--label L] [--out FILE]\n\
        agi-load run --target label=L,addr=A[,pid=PID][,alloc-stats=FILE][,out=FILE] --target ... \
-[--concurrency N] [--warmup-secs S] --secs S [--turn-ms MS] [--reply-delay-ms MS]\n\
+[--concurrency N] [--warmup-secs S] --secs S [--turn-ms MS] [--reply-delay-ms MS] [--env-delay-ms MS]\n\
        agi-load hold [--addr A] --sessions N [--opening N] [--settle-ms MS] [--pid PID] [--label L] [--out FILE]\n\
        agi-load table DIR";
 
@@ -135,6 +135,7 @@ fn main() {
                 "--secs",
                 "--sessions",
                 "--reply-delay-ms",
+                "--env-delay-ms",
                 "--pid",
                 "--alloc-stats",
                 "--label",
@@ -174,6 +175,7 @@ fn main() {
                 turn: Duration::from_millis(options.get("--turn-ms").unwrap_or(500)),
                 sessions,
                 reply_delay: Duration::from_millis(options.get("--reply-delay-ms").unwrap_or(0)),
+                env_delay: Duration::from_millis(options.get("--env-delay-ms").unwrap_or(0)),
                 session_timeout: Duration::from_secs(10),
             };
             let reports = or_exit(runtime().block_on(load::run(config)));
