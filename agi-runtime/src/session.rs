@@ -233,8 +233,9 @@ pub(crate) fn run(
     // moved into the session's box as it is: the block is then read into that room, and
     // neither is moved again. The call's state is boxed: the task stays a few words, and
     // spawning it copies only those, not the call's state.
-    let call = Call::opening(Connection::new(stream), app.config.call_limits, peer);
-    boxed_in_place!(run_in_span(call, handshake, app, connection)).instrument(span)
+    let limits = app.config.call_limits;
+    boxed_in_place!(run_in_span(Call::opening(Connection::new(stream), limits, peer), handshake, app, connection))
+        .instrument(span)
 }
 
 /// Records a field of the call's span: the span this future is instrumented with,
