@@ -145,9 +145,9 @@ impl Call {
         call
     }
 
-    /// A call whose environment is still to be read ([`read_environment`]).
+    /// A call whose environment is still to be read ([`environment_reader`]).
     ///
-    /// [`read_environment`]: Call::read_environment
+    /// [`environment_reader`]: Call::environment_reader
     pub(crate) fn opening(conn: Connection, limits: CallLimits, peer: Option<SocketAddr>) -> Call {
         Call {
             conn,

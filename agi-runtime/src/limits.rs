@@ -184,8 +184,11 @@ impl Handshakes {
     /// A ring of `max` slots whose connections time out after `timeout`.
     pub(crate) fn new(max: usize, timeout: Duration) -> Arc<Handshakes> {
         let slots = (0..max.clamp(1, u32::MAX as usize)).map(|_| Slot::default()).collect();
-        let period = (timeout / 4).max(Duration::from_millis(1));
-        let timeout_periods = timeout.as_nanos().div_ceil(period.as_nanos()).try_into().unwrap_or(u64::MAX);
+        // A quarter of the timeout, rounded up (at least 1 ms): the timeout is then at most
+        // four periods, and a connection is closed within one period after it.
+        let period_nanos = timeout.as_nanos().div_ceil(4).max(1_000_000);
+        let period = Duration::from_nanos(period_nanos.try_into().unwrap_or(u64::MAX));
+        let timeout_periods = timeout.as_nanos().div_ceil(period_nanos).try_into().unwrap_or(u64::MAX);
         Arc::new(Handshakes {
             slots,
             next: AtomicU64::new(1),
@@ -198,7 +201,7 @@ impl Handshakes {
 
     /// Takes a slot; `true` when an older connection still waiting had to give it up.
     pub(crate) fn enter(self: &Arc<Self>) -> (Handshake, bool) {
-        if !self.sweeping.load(Ordering::Relaxed) && !self.sweeping.swap(true, Ordering::AcqRel) {
+        if !self.sweeping.load(Ordering::Relaxed) {
             self.start_sweep();
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
@@ -220,42 +223,52 @@ impl Handshakes {
     #[cold]
     #[inline(never)]
     fn start_sweep(self: &Arc<Self>) {
+        // Outside a runtime, tried again at the next connection.
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if self.sweeping.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let ring = Arc::downgrade(self);
         let period = self.period;
         runtime.spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut swept = 1;
             loop {
                 ticks.tick().await;
                 let Some(ring) = ring.upgrade() else { return };
                 ring.now.fetch_add(1, Ordering::Relaxed);
-                ring.sweep(&mut swept);
+                ring.sweep();
             }
         });
     }
 
-    /// Times out the connections waiting longer than the timeout, oldest first:
-    /// `swept` is the number below which every connection was looked at already.
-    fn sweep(&self, swept: &mut u64) {
-        let next = self.next.load(Ordering::Acquire);
-        // Numbers a whole ring behind the newest have lost their slot since.
-        *swept = (*swept).max(next.saturating_sub(self.slots.len() as u64));
+    /// Times out the connections waiting longer than the timeout. The whole ring is
+    /// looked at (a load or two per slot, a few microseconds per period for the default
+    /// 1,024 slots): a connection numbered but not yet in its slot when the sweep passes
+    /// is simply seen at the next one.
+    fn sweep(&self) {
         let now = self.now.load(Ordering::Relaxed);
-        while *swept < next {
-            let id = *swept;
-            let slot = &self.slots[(id % self.slots.len() as u64) as usize];
-            if slot.owner.load(Ordering::Acquire) == id {
-                if slot.taken_at.load(Ordering::Relaxed).saturating_add(self.timeout_periods) >= now {
-                    // Not due yet, nor are the connections after it.
-                    return;
-                }
-                if slot.owner.compare_exchange(id, id | TIMED_OUT, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                    slot.wake();
-                }
+        for slot in self.slots.iter() {
+            let owner = slot.owner.load(Ordering::Acquire);
+            if owner == 0 || owner & TIMED_OUT != 0 {
+                continue;
             }
-            *swept += 1;
+            // Read after the owner, and stored before it: this owner's or a newer one's.
+            if slot.taken_at.load(Ordering::Relaxed).saturating_add(self.timeout_periods) >= now {
+                continue;
+            }
+            // Marked and its waker taken under the slot's lock: the slot's next owner
+            // cannot leave its waker in between, to be taken for this one's.
+            let waker = {
+                let mut left = slot.waker();
+                match slot.owner.compare_exchange(owner, owner | TIMED_OUT, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => left.take(),
+                    Err(_) => None,
+                }
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 }
@@ -288,25 +301,23 @@ impl Handshake {
         &self.owner.slots[self.index as usize]
     }
 
-    /// Whether the connection may go on waiting for its block; the first time, `waker`
-    /// is left in the slot, to be woken when the wait is over (a task's waker stays
-    /// valid for its life).
+    /// Whether the connection may go on waiting for its block; `waker` is left in the
+    /// slot (replacing an older one that would not wake the same task), to be woken when
+    /// the wait is over. Called when the block is not all there, which is at most a few
+    /// times per connection.
     pub(crate) fn waiting(&mut self, waker: &Waker) -> Waiting {
+        self.watching = true;
         let slot = &self.owner.slots[self.index as usize];
-        if !self.watching {
-            self.watching = true;
-            let mut left = slot.waker();
-            // Checked under the lock, under which an eviction or the sweep takes it.
-            if slot.owner.load(Ordering::Acquire) == self.id {
+        let mut left = slot.waker();
+        // Checked under the lock, under which an eviction or the sweep takes the waker.
+        let owner = slot.owner.load(Ordering::Acquire);
+        if owner == self.id {
+            if !left.as_ref().is_some_and(|left| left.will_wake(waker)) {
                 *left = Some(waker.clone());
-                return Waiting::Yes;
             }
+            return Waiting::Yes;
         }
-        match slot.owner.load(Ordering::Acquire) {
-            owner if owner == self.id => Waiting::Yes,
-            owner if owner == self.id | TIMED_OUT => Waiting::TimedOut,
-            _ => Waiting::Evicted,
-        }
+        if owner == self.id | TIMED_OUT { Waiting::TimedOut } else { Waiting::Evicted }
     }
 }
 
@@ -478,12 +489,16 @@ mod tests {
         let pool = Handshakes::new(2, Duration::from_secs(60));
         let (mut first, evicted) = pool.enter();
         assert!(!evicted);
+        let (stale, stale_waker) = counting_waker();
+        assert_eq!(first.waiting(&stale_waker), Waiting::Yes);
+        // Polled again from elsewhere: the newer waker replaces the one left.
         let (wakes, waker) = counting_waker();
         assert_eq!(first.waiting(&waker), Waiting::Yes);
         let (second, _) = pool.enter();
         let (third, evicted) = pool.enter();
         assert!(evicted);
         assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the evicted connection is woken");
+        assert_eq!(stale.0.load(Ordering::SeqCst), 0, "through the waker it left last");
         assert_eq!(first.waiting(&waker), Waiting::Evicted);
         let still_held = |handshake: &Handshake| handshake.slot().owner.load(Ordering::Acquire) == handshake.id;
         assert!(!still_held(&first));

@@ -184,7 +184,8 @@ impl Server {
     /// How long a new connection may take to send its environment block (default 5 s).
     ///
     /// Checked for all connections at once every quarter of it, not by a timer each: a
-    /// silent connection is closed between the timeout and a quarter more.
+    /// silent connection is closed between the timeout and a quarter more (at least 1 ms
+    /// more).
     pub fn env_timeout(mut self, timeout: Duration) -> Self {
         self.config.env_timeout = timeout;
         self
