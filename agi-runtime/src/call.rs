@@ -116,7 +116,9 @@ pub struct Call {
     in_flight: bool,
     /// The failure marker was sent: no reply comes, Asterisk closes the session.
     marker_sent: bool,
-    signal: HangupSignal,
+    /// Made once the environment is read, on the thread that runs the call (its state
+    /// is recycled per thread); `None` before.
+    signal: Option<HangupSignal>,
     env: AgiEnv,
     peer: Option<SocketAddr>,
     route: Option<Arc<RouteInfo>>,
@@ -142,6 +144,7 @@ impl Call {
         let mut call = Call::opening(conn, limits, peer);
         call.env = env;
         call.conn.environment_read();
+        call.signal = Some(HangupSignal::default());
         call
     }
 
@@ -152,7 +155,7 @@ impl Call {
         Call {
             conn,
             env: AgiEnv::empty(),
-            signal: HangupSignal::default(),
+            signal: None,
             hung_up: false,
             health: Health::Ready,
             pending: None,
@@ -169,7 +172,12 @@ impl Call {
     /// A reader of the environment block into the call, where it stays: built in place,
     /// it is never moved (it and the connection are a few hundred bytes).
     pub(crate) fn environment_reader(&mut self, limits: EnvLimits) -> EnvReader<'_> {
-        EnvReader { max: limits.line_cap(), builder: EnvBuilder::new(&mut self.env, limits), conn: &mut self.conn }
+        EnvReader {
+            max: limits.line_cap(),
+            builder: EnvBuilder::new(&mut self.env, limits),
+            conn: &mut self.conn,
+            signal: &mut self.signal,
+        }
     }
 
     /// Half-closes a connection that will not become a call (no usable environment).
@@ -218,7 +226,8 @@ impl Call {
 
     /// A cloneable signal that fires when this call learns of the hangup.
     pub fn hangup_signal(&self) -> HangupSignal {
-        self.signal.clone()
+        // A call is handed out only once its environment is read, and so its signal made.
+        self.signal.clone().unwrap_or_default()
     }
 
     /// The per-command reply timeout; `None` (the default) waits as long as Asterisk
@@ -588,7 +597,9 @@ impl Call {
             observe::hangup();
             tracing::debug!("channel hung up");
             self.hung_up = true;
-            self.signal.fire();
+            if let Some(signal) = &self.signal {
+                signal.fire();
+            }
         }
     }
 
@@ -674,6 +685,7 @@ impl Call {
 pub(crate) struct EnvReader<'c> {
     conn: &'c mut Connection,
     builder: EnvBuilder<'c>,
+    signal: &'c mut Option<HangupSignal>,
     max: usize,
 }
 
@@ -684,6 +696,7 @@ impl EnvReader<'_> {
             ReadLines::Done => {
                 self.builder.finish();
                 self.conn.environment_read();
+                *self.signal = Some(HangupSignal::default());
                 Ok(())
             }
             ReadLines::Eof => Err(EnvError::Truncated { lines: self.builder.lines() }),

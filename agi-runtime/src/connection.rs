@@ -135,16 +135,21 @@ impl Connection {
         Connection {
             stream: stream.into(),
             lines: LineBuffer::default(),
-            out: buffers::take(COMMAND_CAPACITY),
+            // Taken once the environment is read: on the thread that runs the call, whose
+            // pool it goes back to (a connection is made on the accept loop's thread).
+            out: Vec::new(),
             chunk: ENV_CHUNK,
         }
     }
 
     /// The environment block is read: later reads ask for less, and the buffer sized
     /// for the block goes back to the thread's pool, so a call waiting for a reply holds
-    /// little memory.
+    /// little memory; the command buffer is taken.
     pub(crate) fn environment_read(&mut self) {
         self.chunk = READ_CHUNK;
+        if self.out.capacity() == 0 {
+            self.out = buffers::take(COMMAND_CAPACITY);
+        }
         if let Some(storage) = self.lines.take_if_empty() {
             buffers::give(storage);
         }
