@@ -525,11 +525,9 @@ impl Call {
         true
     }
 
-    /// Decides what a line means for the command in flight.
+    /// Decides what a line means for the command in flight, once it is known not to be
+    /// the usual final reply ([`is_final_reply`](Call::is_final_reply)).
     fn step(&mut self, span: LineSpan, command: &str) -> Step {
-        if self.is_final_reply(span) {
-            return Step::Final;
-        }
         let line = self.conn.line(span);
         let text = lossy(line);
         tracing::trace!(reply = %text, "receive");

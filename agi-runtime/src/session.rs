@@ -355,12 +355,11 @@ async fn refuse_call(
 fn open_call<'a>(
     call: &'a mut Call,
     app: &'a App,
-    handshake: Handshake,
+    mut handshake: Handshake,
 ) -> impl Future<Output = Result<(), SessionEnd>> + Send + 'a {
     async move {
         let config = &app.config;
         let _handshaking = app.stats.enter(Phase::Handshake);
-        let mut handshake = handshake;
         let opened = {
             let mut reader = call.environment_reader(config.env_limits);
             // Asterisk writes the whole block right after connecting, but a connection
