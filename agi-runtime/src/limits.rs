@@ -21,78 +21,36 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-/// A cap on how many of something are held at once: one atomic count, so taking and
-/// giving back a slot costs two atomic operations and no lock.
+/// One unit of a count, given back on drop (also on panic or cancellation, so that the
+/// counts cannot drift): a connection in a phase, or a slot under a cap.
 ///
-/// Sessions only ever [`try_take`](Slots::try_take) (a phase that is full refuses at
-/// once); the accept loop alone waits, in [`take_owned`](Slots::take_owned), and only
-/// a release from a full set wakes it.
+/// A cap is its count: taking a slot checks and counts in one atomic operation, giving
+/// it back is another, and no lock is taken. Sessions only ever
+/// [`try_enter`](Held::try_enter): a phase that is full refuses at once.
 #[derive(Debug)]
-pub(crate) struct Slots {
-    max: usize,
-    taken: AtomicUsize,
-    freed: Notify,
-}
+pub(crate) struct Held<'a>(&'a AtomicUsize);
 
-impl Slots {
-    pub(crate) fn new(max: usize) -> Slots {
-        Slots { max, taken: AtomicUsize::new(0), freed: Notify::new() }
+impl<'a> Held<'a> {
+    /// One more in `count`, uncapped.
+    fn enter(count: &'a AtomicUsize) -> Held<'a> {
+        count.fetch_add(1, Ordering::AcqRel);
+        Held(count)
     }
 
-    fn try_increment(&self) -> bool {
-        self.taken
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |taken| (taken < self.max).then_some(taken + 1))
+    /// One more in `count`, or `None` when it has reached `max`.
+    pub(crate) fn try_enter(count: &'a AtomicUsize, max: usize) -> Option<Held<'a>> {
+        // `then`, not `then_some`: a guard made and dropped on refusal would give back a
+        // unit never taken.
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |taken| (taken < max).then_some(taken + 1))
             .is_ok()
-    }
-
-    /// A slot, or `None` when all are taken.
-    pub(crate) fn try_take(&self) -> Option<Taken<'_>> {
-        self.try_increment().then(|| Taken(self))
-    }
-
-    /// A slot that can move into a task, or `None` when all are taken.
-    pub(crate) fn try_take_owned(self: &Arc<Self>) -> Option<OwnedTaken> {
-        self.try_increment().then(|| OwnedTaken(self.clone()))
-    }
-
-    /// Waits for a slot that can move into a task.
-    pub(crate) async fn take_owned(self: &Arc<Self>) -> OwnedTaken {
-        loop {
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
-            // Registered before trying, so a release in between is not missed.
-            freed.as_mut().enable();
-            if let Some(taken) = self.try_take_owned() {
-                return taken;
-            }
-            freed.await;
-        }
-    }
-
-    fn release(&self) {
-        if self.taken.fetch_sub(1, Ordering::AcqRel) == self.max {
-            self.freed.notify_waiters();
-        }
+            .then(|| Held(count))
     }
 }
 
-/// A slot of [`Slots`], given back on drop.
-#[derive(Debug)]
-pub(crate) struct Taken<'a>(&'a Slots);
-
-impl Drop for Taken<'_> {
+impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.0.release();
-    }
-}
-
-/// A slot of [`Slots`] that owns its set, given back on drop.
-#[derive(Debug)]
-pub(crate) struct OwnedTaken(Arc<Slots>);
-
-impl Drop for OwnedTaken {
-    fn drop(&mut self) {
-        self.0.release();
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -100,18 +58,17 @@ impl Drop for OwnedTaken {
 #[derive(Debug, Clone)]
 pub(crate) struct RouteLimit {
     pub(crate) max: usize,
-    slots: Arc<Slots>,
+    running: Arc<AtomicUsize>,
 }
 
 impl RouteLimit {
     pub(crate) fn new(max: usize) -> RouteLimit {
-        let max = max.max(1);
-        RouteLimit { max, slots: Arc::new(Slots::new(max)) }
+        RouteLimit { max: max.max(1), running: Arc::default() }
     }
 
     /// A slot on the route, or `None` when the route is at its limit.
-    pub(crate) fn try_enter(&self) -> Option<Taken<'_>> {
-        self.slots.try_take()
+    pub(crate) fn try_enter(&self) -> Option<Held<'_>> {
+        Held::try_enter(&self.running, self.max)
     }
 }
 
@@ -357,23 +314,36 @@ pub struct ServerStats {
     shared: Arc<Counts>,
 }
 
-#[derive(Debug, Default)]
+/// The counts are the caps' own: the count of calls is what `max_calls` is checked
+/// against, the count of connections what the accept loop waits on, so that each
+/// connection and each call is counted once.
+#[derive(Debug)]
 struct Counts {
     connections: AtomicUsize,
+    /// The cap on connections, set when the server starts serving.
+    max_connections: AtomicUsize,
     handshakes: AtomicUsize,
     calls: AtomicUsize,
     refusing: AtomicUsize,
+    /// Notified when the last connection is released, and when one is released from a
+    /// full set (the accept loop may be waiting).
     released: Notify,
     accepting: AtomicBool,
 }
 
-/// Which count a [`Held`] guard holds.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Phase {
-    Connection,
-    Handshake,
-    Call,
-    Refusal,
+impl Default for Counts {
+    fn default() -> Self {
+        Counts {
+            connections: AtomicUsize::new(0),
+            // Uncapped until a server serves with them.
+            max_connections: AtomicUsize::new(usize::MAX),
+            handshakes: AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+            refusing: AtomicUsize::new(0),
+            released: Notify::new(),
+            accepting: AtomicBool::new(false),
+        }
+    }
 }
 
 impl ServerStats {
@@ -413,35 +383,56 @@ impl ServerStats {
         crate::hangup::wait_until(&self.shared.released, || self.connections() == 0).await;
     }
 
-    fn count(&self, phase: Phase) -> &AtomicUsize {
-        match phase {
-            Phase::Connection => &self.shared.connections,
-            Phase::Handshake => &self.shared.handshakes,
-            Phase::Call => &self.shared.calls,
-            Phase::Refusal => &self.shared.refusing,
-        }
+    /// Sets the cap that [`connection_slot`](Self::connection_slot) waits on.
+    pub(crate) fn set_max_connections(&self, max: usize) {
+        self.shared.max_connections.store(max, Ordering::Release);
     }
 
-    /// Counts one more connection in `phase` until the guard is dropped (also on panic
-    /// or cancellation, so the counts cannot drift).
-    pub(crate) fn enter(&self, phase: Phase) -> Held<'_> {
-        self.count(phase).fetch_add(1, Ordering::AcqRel);
-        Held { stats: self, phase }
+    /// Whether fewer connections than the cap are held.
+    pub(crate) fn has_connection_slot(&self) -> bool {
+        let shared = &*self.shared;
+        shared.connections.load(Ordering::Acquire) < shared.max_connections.load(Ordering::Acquire)
+    }
+
+    /// Completes once fewer connections than the cap are held. Only the accept loop
+    /// opens connections under the cap, so one is still free when it opens the next.
+    pub(crate) async fn connection_slot(&self) {
+        crate::hangup::wait_until(&self.shared.released, || self.has_connection_slot()).await;
+    }
+
+    /// Counts one more connection until the guard is dropped: taken as its session is
+    /// made, given back once everything the session held is dropped.
+    pub(crate) fn open_connection(&self) -> OpenConnection {
+        self.shared.connections.fetch_add(1, Ordering::AcqRel);
+        OpenConnection(self.clone())
+    }
+
+    /// Counts one more connection still sending its environment block.
+    pub(crate) fn handshaking(&self) -> Held<'_> {
+        Held::enter(&self.shared.handshakes)
+    }
+
+    /// Counts one more running call, or `None` when `max` are running.
+    pub(crate) fn try_call(&self, max: usize) -> Option<Held<'_>> {
+        Held::try_enter(&self.shared.calls, max)
+    }
+
+    /// Counts one more call being told why it was refused, or `None` when `max` are.
+    pub(crate) fn try_refusal(&self, max: usize) -> Option<Held<'_>> {
+        Held::try_enter(&self.shared.refusing, max)
     }
 }
 
-/// One unit of a [`ServerStats`] count, given back on drop.
+/// One connection counted in [`ServerStats::connections`], given back on drop.
 #[derive(Debug)]
-pub(crate) struct Held<'a> {
-    stats: &'a ServerStats,
-    phase: Phase,
-}
+pub(crate) struct OpenConnection(ServerStats);
 
-impl Drop for Held<'_> {
+impl Drop for OpenConnection {
     fn drop(&mut self) {
-        let before = self.stats.count(self.phase).fetch_sub(1, Ordering::AcqRel);
-        if before == 1 && matches!(self.phase, Phase::Connection) {
-            self.stats.shared.released.notify_waiters();
+        let shared = &*self.0.shared;
+        let before = shared.connections.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 || before >= shared.max_connections.load(Ordering::Acquire) {
+            shared.released.notify_waiters();
         }
     }
 }
@@ -454,8 +445,9 @@ mod tests {
     async fn guards_count_and_idle_wakes_on_the_last_release() {
         let stats = ServerStats::default();
         stats.idle().await;
-        let connection = stats.enter(Phase::Connection);
-        let call = stats.enter(Phase::Call);
+        let connection = stats.open_connection();
+        let call = stats.try_call(1).unwrap();
+        assert!(stats.try_call(1).is_none(), "the count is the cap");
         assert_eq!((stats.connections(), stats.calls(), stats.handshakes()), (1, 1, 0));
         let waiter = tokio::spawn({
             let stats = stats.clone();
@@ -467,6 +459,25 @@ mod tests {
         drop(connection);
         waiter.await.unwrap();
         assert_eq!((stats.connections(), stats.calls()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn the_accept_loop_waits_for_a_connection_slot_and_is_woken_by_a_release() {
+        let stats = ServerStats::default();
+        stats.set_max_connections(2);
+        let first = stats.open_connection();
+        stats.connection_slot().await;
+        let second = stats.open_connection();
+        let waiter = tokio::spawn({
+            let stats = stats.clone();
+            async move { stats.connection_slot().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "both slots are taken");
+        drop(second);
+        waiter.await.unwrap();
+        assert_eq!(stats.connections(), 1);
+        drop(first);
     }
 
     /// A waker that counts its wakes.
@@ -570,24 +581,5 @@ mod tests {
         drop(a);
         assert!(limit.try_enter().is_some());
         assert_eq!(RouteLimit::new(0).max, 1);
-    }
-
-    #[tokio::test]
-    async fn a_full_set_of_slots_wakes_its_waiter_on_release() {
-        let slots = Arc::new(Slots::new(1));
-        let held = slots.try_take_owned().unwrap();
-        assert!(slots.try_take().is_none());
-        let waiter = tokio::spawn({
-            let slots = slots.clone();
-            async move { slots.take_owned().await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
-        drop(held);
-        let taken = waiter.await.unwrap();
-        assert!(slots.try_take().is_none());
-        drop(taken);
-        assert!(slots.try_take().is_some());
-        assert!(Slots::new(0).try_take().is_none());
     }
 }

@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio_util::task::TaskTracker;
 
 use crate::admission::{Admission, AdmissionPolicy};
 use crate::connection::Stream;
-use crate::limits::{Handshake, OwnedTaken, ServerStats, Slots};
+use crate::limits::{Handshake, ServerStats};
 use crate::observe::{self, Refusal};
 use crate::recording::{CallRecording, Recorder};
 use crate::router::Router;
@@ -260,14 +259,12 @@ impl Server {
         let max_calls = config.max_calls;
         let max_connections =
             max_connections.unwrap_or(config.max_calls + config.max_handshakes + config.max_overload_responders);
-        let connections = Arc::new(Slots::new(max_connections));
         let recorder = recording.map(Recorder::start).map(Arc::new);
+        stats.set_max_connections(max_connections);
         let app = App::new(router, config, admission, stats);
-        let tracker = TaskTracker::new();
         let mut acceptor = Acceptor {
             nodelay: NoDelay::for_listener(&listener),
             app: app.clone(),
-            tracker: tracker.clone(),
             denied_peers: Throttle::default(),
             evictions: Throttle::default(),
             accept_errors: Throttle::default(),
@@ -283,15 +280,15 @@ impl Server {
             // a connection left in the kernel's queue is a caller hearing silence, so every
             // connection is accepted and then admitted or refused at once.
             // ... but a connection slot is: the last bound on descriptors, reached only
-            // when every phase is full.
-            let permit = match connections.try_take_owned() {
-                Some(permit) => permit,
-                None => tokio::select! {
+            // when every phase is full. The accept loop alone opens connections under the
+            // cap, so a slot free now is still free once the connection is accepted.
+            if !app.stats.has_connection_slot() {
+                tokio::select! {
                     biased;
                     () = &mut signal => break,
-                    permit = connections.take_owned() => permit,
-                },
-            };
+                    () = app.stats.connection_slot() => {}
+                }
+            }
             let accepted = tokio::select! {
                 biased;
                 () = &mut signal => break,
@@ -300,7 +297,7 @@ impl Server {
             match accepted {
                 Ok((stream, peer)) => {
                     backoff = Duration::ZERO;
-                    acceptor.admit(stream, peer, Some(permit));
+                    acceptor.admit(stream, peer);
                 }
                 Err(error) => {
                     // Usually EMFILE: back off instead of spinning on the error.
@@ -318,14 +315,15 @@ impl Server {
         acceptor.drain_backlog(listener);
         app.stats.set_accepting(false);
         acceptor.flush_logs();
-        tracker.close();
         // Calls, not connections: a connection still sending its environment (a health
         // check, a port scan) is not a call in flight.
         let in_flight = app.stats.calls();
         tracing::info!(in_flight, grace = ?shutdown_grace, "shutting down: no longer accepting calls");
-        if tokio::time::timeout(shutdown_grace, tracker.wait()).await.is_err() {
+        // Every session's task ends once its connection is given back: what it held
+        // (the socket, the recorder's wrapper) is dropped by then.
+        if tokio::time::timeout(shutdown_grace, app.stats.idle()).await.is_err() {
             app.cut.cancel();
-            tracker.wait().await;
+            app.stats.idle().await;
         }
         // Every session is over: the last references to the recorder are these two.
         drop(acceptor);
@@ -397,7 +395,6 @@ impl NoDelay {
 struct Acceptor {
     nodelay: NoDelay,
     app: Arc<App>,
-    tracker: TaskTracker,
     denied_peers: Throttle,
     evictions: Throttle,
     accept_errors: Throttle,
@@ -405,7 +402,7 @@ struct Acceptor {
 }
 
 impl Acceptor {
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, connection: Option<OwnedTaken>) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         self.nodelay.apply(&stream);
         if let Some(policy) = &self.app.admission
             && let Admission::Deny(reason) = policy.check_peer(peer)
@@ -429,7 +426,7 @@ impl Acceptor {
         }
         // The whole task is the session's future, moved in as built: a wrapper around
         // it would keep a second copy of its state.
-        self.tracker.spawn(serve_tcp(stream, peer, self.app.clone(), handshake, self.recorder.as_deref(), connection));
+        tokio::spawn(serve_tcp(stream, peer, self.app.clone(), handshake, self.recorder.as_deref()));
     }
 
     /// Admits every connection already waiting in the listener's queue, then closes it.
@@ -451,8 +448,8 @@ impl Acceptor {
                 Ok((stream, peer)) => {
                     let stream = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
                     match stream {
-                        // Bounded by the listener's queue: taken without a connection slot.
-                        Ok(stream) => self.admit(stream, peer, None),
+                        // Bounded by the listener's queue: taken past the cap on connections.
+                        Ok(stream) => self.admit(stream, peer),
                         Err(error) => tracing::warn!(%error, %peer, "could not take a queued connection"),
                     }
                 }
@@ -514,14 +511,13 @@ fn serve_tcp(
     app: Arc<App>,
     handshake: Handshake,
     recorder: Option<&Recorder>,
-    connection: Option<OwnedTaken>,
 ) -> impl Future<Output = SessionEnd> + Send + 'static {
     // Unrecorded calls keep the stream unboxed.
     let stream = match recorder {
         Some(recorder) => Stream::from(Box::new(recorder.wrap(stream))),
         None => Stream::from(stream),
     };
-    session::run(stream, Some(peer), app, handshake, connection)
+    session::run(stream, Some(peer), app, handshake)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tracing::Instrument as _;
@@ -16,7 +16,7 @@ use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
 use crate::connection::{Connection, Stream};
 use crate::handler::{CatchUnwind, Outcome};
-use crate::limits::{Handshake, Handshakes, OwnedTaken, Phase, ServerStats, Slots, Taken, Waiting};
+use crate::limits::{Handshake, Handshakes, Held, OpenConnection, ServerStats, Waiting};
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
@@ -66,8 +66,6 @@ pub(crate) struct App {
     pub(crate) admission: Option<Arc<dyn AdmissionPolicy>>,
     pub(crate) stats: ServerStats,
     pub(crate) handshakes: Arc<Handshakes>,
-    calls: Slots,
-    responders: Slots,
 }
 
 impl App {
@@ -79,8 +77,6 @@ impl App {
     ) -> Arc<App> {
         Arc::new(App {
             table: RouteTable::new(router),
-            calls: Slots::new(config.max_calls.max(1)),
-            responders: Slots::new(config.max_overload_responders),
             handshakes: Handshakes::new(config.max_handshakes, config.env_timeout),
             config,
             cut: Cut::default(),
@@ -210,17 +206,14 @@ macro_rules! boxed_in_place {
 /// accept loop took for it among the connections still sending their environment.
 ///
 /// A plain function returning the session's future, so that its arguments are not
-/// kept a second time in every call's task.
-///
-/// `connection` is the accept loop's connection slot, if it took one: released with
-/// the session.
+/// kept a second time in every call's task. The connection is counted in the server's
+/// stats from now until the future and everything it holds are dropped.
 pub(crate) fn run(
     stream: impl Into<Stream>,
     peer: Option<SocketAddr>,
     app: Arc<App>,
     handshake: Handshake,
-    connection: Option<OwnedTaken>,
-) -> impl Future<Output = SessionEnd> + Send + 'static {
+) -> Session<impl Future<Output = SessionEnd> + Send + Unpin + 'static> {
     let span = tracing::info_span!(
         "agi_call",
         peer = peer.map(tracing::field::display),
@@ -229,13 +222,32 @@ pub(crate) fn run(
         channel = tracing::field::Empty,
         status = tracing::field::Empty,
     );
+    let connection = app.stats.open_connection();
     // The call is made at once, with its connection and a room for its environment, and
     // moved into the session's box as it is: the block is then read into that room, and
     // neither is moved again. The call's state is boxed: the task stays a few words, and
     // spawning it copies only those, not the call's state.
     let limits = app.config.call_limits;
-    boxed_in_place!(run_in_span(Call::opening(Connection::new(stream), limits, peer), handshake, app, connection))
-        .instrument(span)
+    let future = boxed_in_place!(run_in_span(Call::opening(Connection::new(stream), limits, peer), handshake, app))
+        .instrument(span);
+    Session { future, _connection: connection }
+}
+
+/// A session's future with its place in the server's count of connections: a struct's
+/// fields are dropped in order, so the connection is given back only once the socket,
+/// the call and every reference the session held are gone (a graceful shutdown waits
+/// for that count to reach zero).
+pub(crate) struct Session<F> {
+    future: F,
+    _connection: OpenConnection,
+}
+
+impl<F: Future + Unpin> Future for Session<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        Pin::new(&mut self.future).poll(cx)
+    }
 }
 
 /// Records a field of the call's span: the span this future is instrumented with,
@@ -252,7 +264,7 @@ fn record(field: &str, value: &str) {
 /// What to do with a call whose environment has arrived.
 enum Verdict<'a> {
     /// Run the handler of `matched`, holding the server's and the route's slots.
-    Run { matched: Matched<'a>, permits: [Option<Taken<'a>>; 2] },
+    Run { matched: Matched<'a>, permits: [Option<Held<'a>>; 2] },
     Refuse {
         status: CallStatus,
         reason: String,
@@ -266,18 +278,11 @@ enum Verdict<'a> {
 /// would be stored twice in the future (as arguments, then as locals), in every call's
 /// task.
 #[allow(clippy::manual_async_fn)]
-fn run_in_span(
-    mut call: Call,
-    handshake: Handshake,
-    app: Arc<App>,
-    connection: Option<OwnedTaken>,
-) -> impl Future<Output = SessionEnd> + Send {
+fn run_in_span(mut call: Call, handshake: Handshake, app: Arc<App>) -> impl Future<Output = SessionEnd> + Send {
     async move {
-        let _connection_slot = connection;
         let app = &*app;
         // Read only by the debug lines at the end: no clock read per call otherwise.
         let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
-        let _connection = app.stats.enter(Phase::Connection);
         if let Err(end) = open_call(&mut call, app, handshake).await {
             return end;
         }
@@ -302,7 +307,6 @@ fn run_in_span(
             }
         };
         let (status, reason, cut) = {
-            let _running = app.stats.enter(Phase::Call);
             let active = observe::call_started(&entry.info.pattern);
             let outcome = run_handler(&mut call, &*entry.handler, app).await;
             active.completed(outcome.0);
@@ -335,13 +339,12 @@ async fn refuse_call(
 ) -> SessionEnd {
     observe::refused(route, why);
     record("status", status.as_str());
-    let Some(_responder) = app.responders.try_take() else {
+    let Some(_refusing) = app.stats.try_refusal(app.config.max_overload_responders) else {
         observe::refused(route, Refusal::RespondersBusy);
         tracing::warn!(%status, "{reason}; every overload responder is busy, so the connection is closed without a status");
         call.close(Duration::ZERO).await;
         return SessionEnd::Dropped;
     };
-    let _refusing = app.stats.enter(Phase::Refusal);
     report(call, status, Some(&reason), &app.config).await;
     call.close(app.config.close_linger).await;
     SessionEnd::Reported(status)
@@ -359,7 +362,7 @@ fn open_call<'a>(
 ) -> impl Future<Output = Result<(), SessionEnd>> + Send + 'a {
     async move {
         let config = &app.config;
-        let _handshaking = app.stats.enter(Phase::Handshake);
+        let _handshaking = app.stats.handshaking();
         let opened = {
             let mut reader = call.environment_reader(config.env_limits);
             // Asterisk writes the whole block right after connecting, but a connection
@@ -430,7 +433,7 @@ fn admit<'a>(app: &'a App, call: &Call, peer: Option<SocketAddr>) -> Verdict<'a>
         tracing::info!("{reason}");
         return Verdict::Refuse { status: CallStatus::NotFound, reason, why: Refusal::NotFound, route };
     };
-    let Some(global) = app.calls.try_take() else {
+    let Some(global) = app.stats.try_call(app.config.max_calls.max(1)) else {
         let reason = format!("the server is at its limit of {} concurrent calls", app.config.max_calls);
         tracing::warn!("{reason}; call refused");
         return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::Overloaded, route };
@@ -585,7 +588,7 @@ async fn report(call: &mut Call, status: CallStatus, reason: Option<&str>, confi
 #[cfg(feature = "testing")]
 pub(crate) async fn run_in_memory(stream: Box<dyn crate::Transport>, app: Arc<App>) -> SessionEnd {
     let (handshake, _) = app.handshakes.enter();
-    run(stream, None, app, handshake, None).await
+    run(stream, None, app, handshake).await
 }
 
 #[cfg(test)]
