@@ -36,12 +36,6 @@ pub(crate) fn take(capacity: usize) -> Vec<u8> {
     recycled.unwrap_or_else(|| Vec::with_capacity(SIZES[class]))
 }
 
-/// An empty string with room for at least `capacity` bytes, as [`take`] gives.
-pub(crate) fn take_string(capacity: usize) -> String {
-    // An empty buffer is valid UTF-8: this never falls back.
-    String::from_utf8(take(capacity)).unwrap_or_default()
-}
-
 /// Gives a buffer back for another call; it is freed if it has none of the pooled
 /// sizes or the pool of its size is full.
 pub(crate) fn give(mut buffer: Vec<u8>) {
@@ -135,7 +129,6 @@ mod tests {
         assert_eq!(take(580).capacity(), 640);
         assert_eq!(take(1024).capacity(), 1024);
         assert_eq!(take(1500).capacity(), 1500);
-        assert_eq!(take_string(600).capacity(), 640);
     }
 
     #[test]

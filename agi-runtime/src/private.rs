@@ -93,8 +93,9 @@ pub struct QueryField {
 /// On failure, works out which field is at fault so the rejection names the
 /// parameter and its raw value (serde_urlencoded's own errors often name neither).
 pub fn query<T: serde::de::DeserializeOwned>(call: &Call, fields: &[QueryField]) -> Result<T, Rejection> {
-    let query = call.env().query();
-    serde_urlencoded::from_str(query).map_err(|error| diagnose_query(query, fields, &error.to_string()))
+    let env = call.env();
+    serde_urlencoded::from_bytes(env.query_bytes())
+        .map_err(|error| diagnose_query(env.query(), fields, &error.to_string()))
 }
 
 /// A type a query argument can have.

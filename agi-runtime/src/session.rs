@@ -20,7 +20,7 @@ use crate::limits::{Handshake, Handshakes, Held, OpenConnection, ServerStats, Wa
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
 use crate::status::{CallStatus, StatusReporting, sanitize_reason};
-use crate::wire::{EnvError, EnvLimits};
+use crate::wire::{AgiEnv, EnvError, EnvLimits};
 
 /// Settings every session of a server shares.
 #[derive(Debug, Clone)]
@@ -261,6 +261,16 @@ fn record(field: &str, value: &str) {
     }
 }
 
+/// Records the channel and the unique id in the call's span; their values are not even
+/// read when no subscriber takes `INFO`.
+fn record_identity(env: &AgiEnv) {
+    if tracing::level_enabled!(tracing::Level::INFO) {
+        let span = tracing::Span::current();
+        span.record("uniqueid", env.uniqueid().unwrap_or_default());
+        span.record("channel", env.channel().unwrap_or_default());
+    }
+}
+
 /// What to do with a call whose environment has arrived.
 enum Verdict<'a> {
     /// Run the handler of `matched`, holding the server's and the route's slots.
@@ -287,8 +297,7 @@ fn run_in_span(mut call: Call, handshake: Handshake, app: Arc<App>) -> impl Futu
             return end;
         }
         let peer = call.peer_addr();
-        record("uniqueid", call.env().uniqueid().unwrap_or_default());
-        record("channel", call.env().channel().unwrap_or_default());
+        record_identity(call.env());
 
         // Taken apart at once, so that none of it keeps room in the task while the
         // handler runs.
