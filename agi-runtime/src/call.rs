@@ -517,9 +517,8 @@ impl Call {
         if !(line.starts_with(b"200 result=") && line.is_ascii()) {
             return false;
         }
-        tracing::trace!(reply = %lossy(line), "receive");
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            tracing::debug!(reply = %lossy(line), "reply");
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            log_final_reply(line);
         }
         self.lossy = None;
         true
@@ -578,9 +577,7 @@ impl Call {
             (None, Some(span)) => self.conn.line(span),
             (None, None) => b"",
         };
-        text.strip_prefix(b"200 ")
-            .and_then(Response::parse_checked)
-            .ok_or_else(|| AgiError::Protocol(format!("no reply to `{command}` is available")))
+        text.strip_prefix(b"200 ").and_then(Response::parse_checked).ok_or_else(|| no_reply(command))
     }
 
     fn release_pending(&mut self) {
@@ -755,17 +752,27 @@ impl Future for Exchange<'_> {
             }
             return Poll::Ready(result);
         }
-        let Some(timeout) = this.timeout else { return Poll::Pending };
-        let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        ready!(timer.as_mut().poll(cx));
-        observe::timeout(Deadline::Command);
-        this.call.in_flight = false;
-        this.call.health = Health::Broken("a command timed out; its reply may still arrive");
-        Poll::Ready(Err(AgiError::Timeout { command: this.command.to_owned(), timeout }))
+        match this.timeout {
+            None => Poll::Pending,
+            Some(timeout) => this.poll_timeout(timeout, cx),
+        }
     }
 }
 
 impl Exchange<'_> {
+    /// The command timeout's timer, armed at the first poll that waits. Out of line and
+    /// cold: most calls set no timeout, and this would take room in every command's path.
+    #[cold]
+    #[inline(never)]
+    fn poll_timeout(&mut self, timeout: Duration, cx: &mut Context<'_>) -> Poll<AgiResult<()>> {
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(timer.as_mut().poll(cx));
+        observe::timeout(Deadline::Command);
+        self.call.in_flight = false;
+        self.call.health = Health::Broken("a command timed out; its reply may still arrive");
+        Poll::Ready(Err(AgiError::Timeout { command: self.command.to_owned(), timeout }))
+    }
+
     /// The exchange itself, without its timeout.
     fn poll_exchange(&mut self, cx: &mut Context<'_>) -> Poll<AgiResult<()>> {
         if self.sending {
@@ -912,7 +919,7 @@ impl CommandState<'_> {
     #[inline(never)]
     fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<AgiResult<Response<'_>>> {
         Poll::Ready(match self {
-            CommandState::Refused(error) => Err(error.take().unwrap_or(AgiError::Broken(POLLED_AFTER_END))),
+            CommandState::Refused(error) => Err(refusal(error)),
             CommandState::Running(exchange) => {
                 ready!(Pin::new(&mut *exchange).poll(cx)).and_then(|()| exchange.call.response(exchange.command))
             }
@@ -921,6 +928,29 @@ impl CommandState<'_> {
 }
 
 const POLLED_AFTER_END: &str = "a command's future was polled after it had ended";
+
+/// The outcome of a command refused before it was sent (cold: out of every command's path).
+#[cold]
+#[inline(never)]
+fn refusal(error: &mut Option<AgiError>) -> AgiError {
+    error.take().unwrap_or(AgiError::Broken(POLLED_AFTER_END))
+}
+
+/// A final reply that is not there to read (cold: out of every command's path).
+#[cold]
+#[inline(never)]
+fn no_reply(command: &str) -> AgiError {
+    AgiError::Protocol(format!("no reply to `{command}` is available"))
+}
+
+/// Logs the usual final reply, when the debug log is on (cold and out of line: the
+/// logging code would otherwise sit in every command's path).
+#[cold]
+#[inline(never)]
+fn log_final_reply(line: &[u8]) {
+    tracing::trace!(reply = %lossy(line), "receive");
+    tracing::debug!(reply = %lossy(line), "reply");
+}
 
 /// The data phases of extension commands (AGI-PROTOCOL.md §6): lines that are not AGI
 /// replies, written and read while the command is still in flight.
