@@ -257,8 +257,15 @@ impl<F: Future + Unpin> Future for Session<F> {
 /// disabled, and looking it up would cost a call for nothing.
 fn record(field: &str, value: &str) {
     if tracing::level_enabled!(tracing::Level::INFO) {
-        tracing::Span::current().record(field, value);
+        record_in_current_span(field, value);
     }
+}
+
+/// Looking the span up and recording, out of line: most servers log no `INFO` span.
+#[cold]
+#[inline(never)]
+fn record_in_current_span(field: &str, value: &str) {
+    tracing::Span::current().record(field, value);
 }
 
 /// Records the channel and the unique id in the call's span; their values are not even
@@ -433,19 +440,15 @@ fn admit<'a>(app: &'a App, call: &Call, peer: Option<SocketAddr>) -> Verdict<'a>
     if let Some(policy) = &app.admission
         && let Admission::Deny(reason) = policy.check_call(peer, call.env())
     {
-        tracing::warn!(%reason, "call denied by the admission policy");
-        let reason = reason.into_owned();
-        return Verdict::Refuse { status: CallStatus::Denied, reason, why: Refusal::Denied, route };
+        return refused(route, CallStatus::Denied, Refusal::Denied, reason.into_owned());
     }
     let Some(matched) = matched else {
         let reason = format!("no route for `{}`", call.env().path());
-        tracing::info!("{reason}");
-        return Verdict::Refuse { status: CallStatus::NotFound, reason, why: Refusal::NotFound, route };
+        return refused(route, CallStatus::NotFound, Refusal::NotFound, reason);
     };
     let Some(global) = app.stats.try_call(app.config.max_calls.max(1)) else {
         let reason = format!("the server is at its limit of {} concurrent calls", app.config.max_calls);
-        tracing::warn!("{reason}; call refused");
-        return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::Overloaded, route };
+        return refused(route, CallStatus::Overloaded, Refusal::Overloaded, reason);
     };
     let limit = match &matched.entry.limit {
         None => None,
@@ -453,12 +456,25 @@ fn admit<'a>(app: &'a App, call: &Call, peer: Option<SocketAddr>) -> Verdict<'a>
             Some(permit) => Some(permit),
             None => {
                 let reason = format!("route `{route}` is at its limit of {} concurrent calls", limit.max);
-                tracing::warn!("{reason}; call refused");
-                return Verdict::Refuse { status: CallStatus::Overloaded, reason, why: Refusal::RouteLimit, route };
+                return refused(route, CallStatus::Overloaded, Refusal::RouteLimit, reason);
             }
         },
     };
     Verdict::Run { matched, permits: [Some(global), limit] }
+}
+
+/// The verdict for a call refused at admission, logged. Out of line and cold, with the
+/// messages' formatting at its callers' cold ends: none of it sits in the path of a
+/// call that runs.
+#[cold]
+#[inline(never)]
+fn refused(route: &str, status: CallStatus, why: Refusal, reason: String) -> Verdict<'_> {
+    match status {
+        CallStatus::Denied => tracing::warn!(%reason, "call denied by the admission policy"),
+        CallStatus::NotFound => tracing::info!("{reason}"),
+        _ => tracing::warn!("{reason}; call refused"),
+    }
+    Verdict::Refuse { status, reason, why, route }
 }
 
 /// How the handler's run ended, besides its own outcome.
