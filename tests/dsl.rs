@@ -90,6 +90,9 @@ async fn percent_encoded_values_are_decoded() {
     assert_eq!(seen.take(), ["extension=55 lang=Some(\"es MX xé\")"]);
     run(&seen, CallSpec::new("/names/Jos%C3%A9%20Garc%C3%ADa+x?n=1"), &[("NOOP", "200 result=0")]).await;
     assert_eq!(seen.take(), ["name=José García+x count=1 verbose=false retries=3"]);
+    // Raw UTF-8 in the query, beside percent-encoded UTF-8: both arrive as sent.
+    run(&seen, CallSpec::new("/GetCallerRecord?extension=9&lang=Zoë%20%C3%A9"), &[("ANSWER", "200 result=0")]).await;
+    assert_eq!(seen.take(), ["extension=9 lang=Some(\"Zoë é\")"]);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use agi_runtime::testing::{CallSpec, ScriptedPeer};
 use agi_runtime::{Admission, AdmissionPolicy, IpAllowlist, Router, admit_fn, handler_fn};
-use support::{Logs, PATIENCE, Raw, normal_call, start, with_normal_route};
+use support::{Logs, PATIENCE, Raw, normal_call, poll_until, start, with_normal_route};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
@@ -320,4 +320,38 @@ async fn an_admission_policy_can_deny_calls_by_their_environment() {
     server.idle().await;
     logs.once("call denied by the admission policy");
     server.shutdown().await;
+}
+
+/// With `max_connections` sockets held, the server stops accepting: the next connection
+/// waits in the kernel's queue until one is released, then runs. A shutdown asked while
+/// the accept loop waits for a free slot ends it.
+#[tokio::test]
+async fn max_connections_pauses_accepting_until_a_socket_is_released() {
+    let _serial = SERIAL.lock().await;
+    let server =
+        start(with_normal_route(Router::new()), |s| s.max_connections(2).env_timeout(Duration::from_secs(120))).await;
+    let first = Raw::connect(server.addr).await;
+    let second = Raw::connect(server.addr).await;
+    poll_until("the two silent connections are held", || server.stats.connections() == 2).await;
+
+    // Connected by the kernel, but not accepted while both slots are held.
+    let third = tokio::spawn(normal_call(server.addr));
+    for _ in 0..50 {
+        assert!(server.stats.connections() <= 2, "{} connections held", server.stats.connections());
+        assert!(!third.is_finished(), "a third connection was served past the cap");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    drop(first);
+    tokio::time::timeout(PATIENCE, third).await.expect("the third call ran once a slot was free").unwrap();
+
+    let again = Raw::connect(server.addr).await;
+    poll_until("both slots are held again", || server.stats.connections() == 2).await;
+    let stats = server.stats.clone();
+    let mut server = server;
+    server.begin_shutdown();
+    poll_until("the accept loop, waiting for a slot, stopped at the shutdown", || !stats.is_accepting()).await;
+    drop((second, again));
+    let report = server.shutdown().await;
+    assert_eq!((report.in_flight, report.cut), (0, 0));
+    assert_eq!(stats.connections(), 0);
 }

@@ -25,8 +25,8 @@ use tokio::sync::Notify;
 /// counts cannot drift): a connection in a phase, or a slot under a cap.
 ///
 /// A cap is its count: taking a slot checks and counts in one atomic operation, giving
-/// it back is another, and no lock is taken. Sessions only ever
-/// [`try_enter`](Held::try_enter): a phase that is full refuses at once.
+/// it back is another, and no lock is taken. Sessions never wait for a capped phase:
+/// [`try_enter`](Held::try_enter) refuses at once when it is full.
 #[derive(Debug)]
 pub(crate) struct Held<'a>(&'a AtomicUsize);
 
@@ -448,6 +448,8 @@ mod tests {
         let connection = stats.open_connection();
         let call = stats.try_call(1).unwrap();
         assert!(stats.try_call(1).is_none(), "the count is the cap");
+        assert!(stats.try_refusal(0).is_none(), "a cap of zero takes nothing");
+        assert_eq!(stats.refusing(), 0, "a refusal gives back nothing");
         assert_eq!((stats.connections(), stats.calls(), stats.handshakes()), (1, 1, 0));
         let waiter = tokio::spawn({
             let stats = stats.clone();

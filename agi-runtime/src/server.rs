@@ -152,9 +152,9 @@ impl Server {
     }
 
     /// Most open connections in all (default: `max_calls` + `max_handshakes` +
-    /// `max_overload_responders`, which admission never exceeds). A slot is taken before
-    /// each `accept`, so this bounds the file descriptors a flood can cost; it is a
-    /// safety net behind the phased limits above, which refuse calls at once.
+    /// `max_overload_responders`, which admission never exceeds). Accepting pauses while
+    /// this many sockets are held, so this bounds the file descriptors a flood can cost;
+    /// it is a safety net behind the phased limits above, which refuse calls at once.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = Some(max.max(1));
         self

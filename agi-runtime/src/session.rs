@@ -237,6 +237,7 @@ pub(crate) fn run(
 /// fields are dropped in order, so the connection is given back only once the socket,
 /// the call and every reference the session held are gone (a graceful shutdown waits
 /// for that count to reach zero).
+#[must_use = "a session does nothing unless spawned or awaited"]
 pub(crate) struct Session<F> {
     future: F,
     _connection: OpenConnection,
@@ -261,8 +262,8 @@ fn record(field: &str, value: &str) {
     }
 }
 
-/// Looking the span up and recording, out of line: most servers log no `INFO` span.
-#[cold]
+/// Looking the span up and recording, out of line: the code of servers that log no
+/// `INFO` span does not carry it in the session's path.
 #[inline(never)]
 fn record_in_current_span(field: &str, value: &str) {
     tracing::Span::current().record(field, value);
@@ -623,6 +624,90 @@ mod tests {
     use std::task::{Wake, Waker};
 
     use super::{Cut, CutWatch};
+
+    use std::future::Future as _;
+
+    /// A transport that notes, as it is dropped, how many connections the server's
+    /// stats still count.
+    struct NotingDrop {
+        inner: tokio::io::DuplexStream,
+        stats: super::ServerStats,
+        counted_at_drop: Arc<AtomicUsize>,
+    }
+
+    impl Drop for NotingDrop {
+        fn drop(&mut self) {
+            self.counted_at_drop.store(self.stats.connections(), Ordering::SeqCst);
+        }
+    }
+
+    impl tokio::io::AsyncRead for NotingDrop {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for NotingDrop {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// A graceful shutdown waits for the count of connections to reach zero, and then
+    /// takes everything sessions held as gone (the recorder's last references): the
+    /// count must be given back only after the session's transport is dropped.
+    #[tokio::test]
+    async fn a_session_is_counted_from_its_making_until_its_transport_is_dropped() {
+        let stats = super::ServerStats::default();
+        let app = super::App::new(crate::Router::new(), super::SessionConfig::default(), None, stats.clone());
+        let (client, server) = tokio::io::duplex(1024);
+        let counted_at_drop = Arc::new(AtomicUsize::new(usize::MAX));
+        let transport = NotingDrop { inner: server, stats: stats.clone(), counted_at_drop: counted_at_drop.clone() };
+        let (handshake, _) = app.handshakes.enter();
+        let session = super::run(Box::new(transport) as Box<dyn crate::Transport>, None, app.clone(), handshake);
+        assert_eq!(stats.connections(), 1, "counted as soon as the session is made");
+        // The peer goes away before sending its environment: the session ends.
+        drop(client);
+        assert_eq!(session.await, super::SessionEnd::NoEnvironment);
+        assert_eq!(counted_at_drop.load(Ordering::SeqCst), 1, "still counted while its transport was dropped");
+        assert_eq!(stats.connections(), 0);
+        stats.idle().await;
+
+        // The same when the session is dropped before it ends (a runtime shutting down).
+        let (_client, server) = tokio::io::duplex(1024);
+        let counted_at_drop = Arc::new(AtomicUsize::new(usize::MAX));
+        let transport = NotingDrop { inner: server, stats: stats.clone(), counted_at_drop: counted_at_drop.clone() };
+        let (handshake, _) = app.handshakes.enter();
+        let mut session = super::run(Box::new(transport) as Box<dyn crate::Transport>, None, app, handshake);
+        let waker = Waker::from(Arc::new(CountingWaker::default()));
+        let polled = std::pin::Pin::new(&mut session).poll(&mut std::task::Context::from_waker(&waker));
+        assert!(polled.is_pending(), "waiting for its environment");
+        drop(session);
+        assert_eq!(counted_at_drop.load(Ordering::SeqCst), 1, "still counted while its transport was dropped");
+        assert_eq!(stats.connections(), 0);
+    }
 
     #[derive(Default)]
     struct CountingWaker(AtomicUsize);

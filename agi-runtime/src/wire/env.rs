@@ -220,7 +220,13 @@ impl AgiEnv {
     pub fn get(&self, name: &str) -> Option<&str> {
         match Known::from_name(name.as_bytes()) {
             Some(known) => self.known(known),
-            None => self.iter().find(|(n, _)| *n == name).map(|(_, v)| v),
+            // Names compared as bytes: only the value found is validated.
+            None => (0..self.entries.len())
+                .find(|&i| {
+                    let (start, end) = self.name_range(i);
+                    &self.text[start as usize..end as usize] == name.as_bytes()
+                })
+                .map(|i| self.slice(self.value_range(i))),
         }
     }
 
@@ -253,8 +259,14 @@ impl AgiEnv {
 
     fn slice(&self, (start, end): (u32, u32)) -> &str {
         // Ranges start and end at ASCII bytes (line starts, `: `, LF, `?`) of UTF-8
-        // text, so this never falls back.
-        std::str::from_utf8(&self.text[start as usize..end as usize]).unwrap_or_default()
+        // text, so this never falls back; tests and fuzzing check it.
+        let text = std::str::from_utf8(&self.text[start as usize..end as usize]);
+        debug_assert!(
+            text.is_ok(),
+            "an environment range is not UTF-8: {:?}",
+            self.text.get(start as usize..end as usize)
+        );
+        text.unwrap_or_default()
     }
 
     fn known(&self, known: Known) -> Option<&str> {
@@ -422,10 +434,10 @@ impl PartialEq for AgiEnv {
 ///
 /// Lines are parsed where they lie in the read buffer; each chunk of lines handed at
 /// once (usually the whole block) is then copied into the environment's text in one
-/// piece, checked as UTF-8 once. A chunk that is not UTF-8, or that ends lines with
-/// CR LF, is parsed again from a cleaned copy (invalid sequences replaced by U+FFFD,
-/// the CR before each LF dropped), so that the text always holds `name: value` lines
-/// each ending with one LF.
+/// piece, once checked to be ASCII without CR (as Asterisk sends it). Any other chunk
+/// is parsed again from a cleaned copy (invalid UTF-8 replaced by U+FFFD, the CR before
+/// each LF dropped, valid UTF-8 kept as it is), so that the text always holds UTF-8
+/// `name: value` lines each ending with one LF.
 #[derive(Debug)]
 pub(crate) struct EnvBuilder<'e> {
     /// Filled where it will stay (in the call), so that it is not moved once built.
@@ -878,13 +890,11 @@ mod tests {
         assert_eq!(env.args().collect::<Vec<_>>(), ["one\r", "two"]);
     }
 
-    #[test]
-    fn a_block_read_in_pieces_keeps_each_piece_in_place() {
+    /// The environment of a block that arrives in `pieces`, one read each.
+    fn read_in_pieces(pieces: &[&[u8]]) -> AgiEnv {
         let mut lines = LineBuffer::default();
         let mut env = AgiEnv::empty();
         let mut builder = EnvBuilder::new(&mut env, EnvLimits::default());
-        let pieces: [&[u8]; 4] =
-            [b"agi_network: yes\nagi_network_scr", b"ipt: a/b?x=2\nagi_channel: X\xff\n", b"agi_arg_1: z\n", b"\n"];
         let mut drained = Drained::More;
         for piece in pieces {
             lines.read_target(piece.len()).extend_from_slice(piece);
@@ -892,9 +902,38 @@ mod tests {
         }
         assert_eq!(drained, Drained::Done);
         builder.finish();
+        env
+    }
+
+    #[test]
+    fn a_block_read_in_pieces_keeps_each_piece_in_place() {
+        let env = read_in_pieces(&[
+            b"agi_network: yes\nagi_network_scr",
+            b"ipt: a/b?x=2\nagi_channel: X\xff\n",
+            b"agi_arg_1: z\n",
+            b"\n",
+        ]);
         assert_eq!(env.iter().count(), 4);
         assert_eq!((env.network(), env.channel(), env.arg(1)), (Some("yes"), Some("X\u{fffd}"), Some("z")));
         assert_eq!((env.path(), env.query()), ("/a/b", "x=2"));
+    }
+
+    #[test]
+    fn pieces_of_every_kind_each_keep_their_values() {
+        // ASCII, then valid UTF-8 split across two reads, then CR LF endings and a lone
+        // CR inside a value, then the end.
+        let env = read_in_pieces(&[
+            b"agi_network: yes\nagi_calleridname: Jos",
+            "\u{e9} M\u{fc}ller\nagi_network_script: caf\u{e9}".as_bytes(),
+            "?who=Zo\u{eb}\n".as_bytes(),
+            b"agi_channel: a\rb\r\nagi_arg_1: one\r\n",
+            b"\n",
+        ]);
+        assert_eq!(env.iter().count(), 5);
+        assert_eq!(env.caller_id_name(), Some("Jos\u{e9} M\u{fc}ller"));
+        assert_eq!((env.path(), env.query()), ("/caf\u{e9}", "who=Zo\u{eb}"));
+        assert_eq!((env.channel(), env.arg(1)), (Some("a\rb"), Some("one")));
+        assert_eq!(env.get("agi_network"), Some("yes"));
     }
 
     #[test]
