@@ -147,6 +147,25 @@ const KNOWN: [(Known, &[u8]); KNOWN_COUNT] = [
     (Known::Threadid, b"agi_threadid: "),
 ];
 
+/// Whether `line` starts with `prefix`, a known name with its `: ` (8 to 24 bytes, as
+/// every one in [`KNOWN`] is): three overlapping 8-byte words compared inline, where
+/// `starts_with` calls `memcmp` for every line of every block.
+#[inline(always)]
+fn starts_with_known(line: &[u8], prefix: &[u8]) -> bool {
+    let len = prefix.len();
+    debug_assert!((8..=24).contains(&len), "{prefix:?}");
+    if line.len() < len || len < 8 {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| bytes.get(at..at + 8).and_then(|w| w.try_into().ok()).map(u64::from_ne_bytes);
+    // The three windows start at 0, midway and 8 from the end: together they cover up to
+    // 24 bytes.
+    let middle = (len - 8) / 2;
+    word(line, 0) == word(prefix, 0)
+        && word(line, middle) == word(prefix, middle)
+        && word(line, len - 8) == word(prefix, len - 8)
+}
+
 impl Known {
     fn from_name(name: &[u8]) -> Option<Known> {
         KNOWN.iter().find(|(_, prefix)| prefix.strip_suffix(b": ") == Some(name)).map(|&(known, _)| known)
@@ -519,7 +538,7 @@ impl<'e> EnvBuilder<'e> {
         // name expected next and ": ", which names it without searching the line (a known
         // name has no ':' and no blank, so the general split would give the same).
         let (name_end, value_start, known) = match KNOWN.get(self.next_known) {
-            Some(&(known, prefix)) if line.starts_with(prefix) => (prefix.len() - 2, prefix.len(), Some(known)),
+            Some(&(known, prefix)) if starts_with_known(line, prefix) => (prefix.len() - 2, prefix.len(), Some(known)),
             _ => self.split_line(line)?,
         };
         // Offsets within a line are `u16`, entry indexes too: the line count is capped
@@ -888,6 +907,29 @@ mod tests {
             (Some("yes"), Some("caf\u{fffd}"), "/s", "q=1")
         );
         assert_eq!(env.args().collect::<Vec<_>>(), ["one\r", "two"]);
+    }
+
+    #[test]
+    fn the_known_names_are_recognised_exactly_as_by_starts_with() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for &(_, prefix) in &KNOWN {
+            assert!((8..=24).contains(&prefix.len()), "{prefix:?}");
+            lines.push([prefix, b"value"].concat());
+            lines.push(prefix.to_vec());
+            lines.push(prefix[..prefix.len() - 1].to_vec());
+            // Each byte changed in turn.
+            for i in 0..prefix.len() {
+                let mut changed = [prefix, b"x"].concat();
+                changed[i] ^= 0x20;
+                lines.push(changed);
+            }
+        }
+        lines.extend([b"".to_vec(), b"agi_".to_vec(), b"agi_arg_1: x".to_vec()]);
+        for &(_, prefix) in &KNOWN {
+            for line in &lines {
+                assert_eq!(starts_with_known(line, prefix), line.starts_with(prefix), "{line:?} {prefix:?}");
+            }
+        }
     }
 
     /// The environment of a block that arrives in `pieces`, one read each.
