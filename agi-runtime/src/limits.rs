@@ -264,7 +264,7 @@ impl Handshake {
     /// times per connection.
     pub(crate) fn waiting(&mut self, waker: &Waker) -> Waiting {
         self.watching = true;
-        let slot = &self.owner.slots[self.index as usize];
+        let slot = self.slot();
         let mut left = slot.waker();
         // Checked under the lock, under which an eviction or the sweep takes the waker.
         let owner = slot.owner.load(Ordering::Acquire);

@@ -241,10 +241,7 @@ impl AgiEnv {
             Some(known) => self.known(known),
             // Names compared as bytes: only the value found is validated.
             None => (0..self.entries.len())
-                .find(|&i| {
-                    let (start, end) = self.name_range(i);
-                    &self.text[start as usize..end as usize] == name.as_bytes()
-                })
+                .find(|&i| self.bytes(self.name_range(i)) == name.as_bytes())
                 .map(|i| self.slice(self.value_range(i))),
         }
     }
@@ -279,13 +276,15 @@ impl AgiEnv {
     fn slice(&self, (start, end): (u32, u32)) -> &str {
         // Ranges start and end at ASCII bytes (line starts, `: `, LF, `?`) of UTF-8
         // text, so this never falls back; tests and fuzzing check it.
-        let text = std::str::from_utf8(&self.text[start as usize..end as usize]);
-        debug_assert!(
-            text.is_ok(),
-            "an environment range is not UTF-8: {:?}",
-            self.text.get(start as usize..end as usize)
-        );
+        let bytes = self.bytes((start, end));
+        let text = std::str::from_utf8(bytes);
+        debug_assert!(text.is_ok(), "an environment range is not UTF-8: {bytes:?}");
         text.unwrap_or_default()
+    }
+
+    /// The text between two offsets, as bytes.
+    fn bytes(&self, (start, end): (u32, u32)) -> &[u8] {
+        &self.text[start as usize..end as usize]
     }
 
     fn known(&self, known: Known) -> Option<&str> {
@@ -314,7 +313,7 @@ impl AgiEnv {
 
     /// The raw query as bytes, for a decoder that reads bytes: not validated again.
     pub(crate) fn query_bytes(&self) -> &[u8] {
-        &self.text[self.query.0 as usize..self.query.1 as usize]
+        self.bytes(self.query)
     }
 
     /// `agi_arg_1` … `agi_arg_N`, in order, empty arguments included.
