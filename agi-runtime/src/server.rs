@@ -42,6 +42,9 @@ pub struct Server {
     stats: ServerStats,
     recording: Option<CallRecording>,
     max_connections: Option<usize>,
+    /// The listener was made here (`bind`, `bind_reuse_port`), not handed in: only then
+    /// is its socket this server's alone, to stop its handshakes at shutdown.
+    own_listener: bool,
 }
 
 impl std::fmt::Debug for Server {
@@ -67,7 +70,7 @@ pub struct ShutdownReport {
 impl Server {
     /// Binds a listener (`"0.0.0.0:4573"` in production; `"127.0.0.1:0"` in tests).
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
-        Ok(Server::from_listener(TcpListener::bind(addr).await?))
+        Ok(Server { own_listener: true, ..Server::from_listener(TcpListener::bind(addr).await?) })
     }
 
     /// Binds a listener that shares its port with other processes (`SO_REUSEPORT`),
@@ -92,10 +95,14 @@ impl Server {
         socket.set_reuseaddr(true)?;
         socket.set_reuseport(true)?;
         socket.bind(addr)?;
-        Ok(Server::from_listener(socket.listen(LISTEN_BACKLOG)?))
+        Ok(Server { own_listener: true, ..Server::from_listener(socket.listen(LISTEN_BACKLOG)?) })
     }
 
     /// Serves on a listener created elsewhere (tests, or a socket configured by hand).
+    ///
+    /// Such a listener may be shared (systemd keeps an activated socket open for the
+    /// next process): at shutdown its queue is taken before it is closed, but no filter
+    /// is put on its socket (see `docs/DEPLOYMENT.md`).
     pub fn from_listener(listener: TcpListener) -> Server {
         Server {
             listener,
@@ -105,6 +112,7 @@ impl Server {
             stats: ServerStats::default(),
             recording: None,
             max_connections: None,
+            own_listener: false,
         }
     }
 
@@ -255,7 +263,8 @@ impl Server {
     where
         F: Future<Output = ()> + Send,
     {
-        let Server { listener, config, shutdown_grace, admission, stats, recording, max_connections } = self;
+        let Server { listener, config, shutdown_grace, admission, stats, recording, max_connections, own_listener } =
+            self;
         let max_calls = config.max_calls;
         let max_connections =
             max_connections.unwrap_or(config.max_calls + config.max_handshakes + config.max_overload_responders);
@@ -312,7 +321,7 @@ impl Server {
 
         // Connections the kernel completed before the listener closes would be reset with
         // it: take them too, so that a restart refuses no call.
-        acceptor.drain_backlog(listener);
+        acceptor.drain_backlog(listener, own_listener).await;
         app.stats.set_accepting(false);
         acceptor.flush_logs();
         // Calls, not connections: a connection still sending its environment (a health
@@ -334,6 +343,40 @@ impl Server {
         tracing::info!(in_flight = report.in_flight, cut = report.cut, "shutdown complete");
         Ok(report)
     }
+}
+
+/// How long a closing listener's drain waits, once no new handshake can start, for the
+/// handshakes already under way to complete (a round trip: microseconds on loopback, a
+/// millisecond or so across a LAN).
+const DRAIN_SETTLE: Duration = Duration::from_millis(20);
+
+/// Stops the kernel from starting new handshakes on `listener`: a socket filter that
+/// drops the segments with SYN set, so that its queue can be drained to the last
+/// connection before it closes. A peer whose SYN is dropped sends it again about a
+/// second later, to the instance that has taken the port over, or to a closed port
+/// (refused: a balancer tries another instance). Handshakes under way complete, their
+/// final ACK carrying no SYN. `false` where this cannot be done.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn stop_new_handshakes(listener: &std::net::TcpListener) -> bool {
+    use socket2::SockFilter;
+    // Classic BPF over the TCP header: load its flags byte (offset 13); SYN set, drop
+    // the segment (keep 0 bytes); else keep it whole.
+    const LOAD_BYTE: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JUMP_IF_SET: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RETURN: u16 = 0x06; // BPF_RET | BPF_K
+    const SYN: u32 = 0x02;
+    let program = [
+        SockFilter::new(LOAD_BYTE, 0, 0, 13),
+        SockFilter::new(JUMP_IF_SET, 0, 1, SYN),
+        SockFilter::new(RETURN, 0, 0, 0),
+        SockFilter::new(RETURN, 0, 0, u32::MAX),
+    ];
+    socket2::SockRef::from(listener).attach_filter(&program).is_ok()
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn stop_new_handshakes(_listener: &std::net::TcpListener) -> bool {
+    false
 }
 
 /// The backlog asked of the kernel for listeners this crate creates (capped by
@@ -434,8 +477,12 @@ impl Acceptor {
     /// The queue is read with plain non-blocking `accept` calls until the kernel says it
     /// is empty: Tokio's readiness may not have caught up with connections that arrived
     /// since the reactor last ran, and any connection left in the queue would be reset
-    /// when the listener closes.
-    fn drain_backlog(&mut self, listener: TcpListener) {
+    /// when the listener closes. When the socket is this server's alone (`own`) and new
+    /// handshakes can be stopped ([`stop_new_handshakes`]), the queue is read again once
+    /// the handshakes already under way have had [`DRAIN_SETTLE`] to complete, so that
+    /// none completes between the last `accept` and the close: its peer would have sent
+    /// its environment block into a connection about to be reset.
+    async fn drain_backlog(&mut self, listener: TcpListener, own: bool) {
         let listener = match listener.into_std() {
             Ok(listener) => listener,
             Err(error) => {
@@ -443,6 +490,16 @@ impl Acceptor {
                 return;
             }
         };
+        let stopped = own && stop_new_handshakes(&listener);
+        self.accept_queued(&listener);
+        if stopped {
+            tokio::time::sleep(DRAIN_SETTLE).await;
+            self.accept_queued(&listener);
+        }
+    }
+
+    /// Admits the connections in the listener's queue until it is empty.
+    fn accept_queued(&mut self, listener: &std::net::TcpListener) {
         loop {
             match listener.accept() {
                 Ok((stream, peer)) => {
@@ -523,6 +580,27 @@ fn serve_tcp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Once new handshakes are stopped, a connect goes unanswered, while a connection
+    /// already queued is still accepted and works.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_draining_listener_starts_no_new_handshake_and_keeps_the_queued_ones() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = std::net::TcpStream::connect(addr).unwrap();
+        assert!(stop_new_handshakes(&listener));
+        let late = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        assert_eq!(late.map(drop).map_err(|e| e.kind()), Err(io::ErrorKind::TimedOut));
+        listener.set_nonblocking(true).unwrap();
+        let (mut accepted, _) = listener.accept().unwrap();
+        assert_eq!(listener.accept().map(drop).map_err(|e| e.kind()), Err(io::ErrorKind::WouldBlock));
+        queued.write_all(b"agi_network: yes\n").unwrap();
+        let mut got = [0; 17];
+        accepted.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"agi_network: yes\n");
+    }
 
     #[tokio::test]
     async fn every_accepted_connection_has_nodelay() {
