@@ -538,6 +538,35 @@ async fn or_hangup_stops_waiting_when_the_caller_leaves() {
 }
 
 #[tokio::test]
+async fn a_hangup_signal_asked_for_after_the_hangup_has_fired_already() {
+    let (seen, mut saw) = probe::<(bool, bool)>();
+    let router = Router::new()
+        .route(
+            "/late",
+            handler_fn(move |call| {
+                let seen = seen.clone();
+                Box::pin(async move {
+                    let before = call.hangup_signal();
+                    call.answer().await?;
+                    call.hung_up().await;
+                    let after = call.hangup_signal();
+                    after.wait().await;
+                    seen.send((before.is_hung_up(), after.is_hung_up())).unwrap();
+                    AgiResult::Ok(())
+                })
+            }),
+        )
+        .unwrap();
+    let server = start(router, |s| s).await;
+    let mut peer = ScriptedPeer::connect(server.addr, &CallSpec::new("late")).await.unwrap();
+    peer.exchange("ANSWER", "200 result=0").await.unwrap();
+    peer.send("HANGUP").await.unwrap();
+    assert_eq!(saw.recv().await.unwrap(), (true, true), "both handles see the hangup");
+    peer.finish().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_handler_stuck_after_hangup_is_stopped_after_the_grace() {
     let router = Router::new()
         .route(

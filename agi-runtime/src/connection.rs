@@ -143,14 +143,15 @@ impl Connection {
     }
 
     /// The environment block is read: later reads ask for less, and the buffer sized
-    /// for the block goes back to the thread's pool, so a call waiting for a reply holds
-    /// little memory; the command buffer is taken.
+    /// for the block, unless the environment kept it as its text (the usual case), goes
+    /// back to the thread's pool, so a call waiting for a reply holds little memory; the
+    /// command buffer is taken.
     pub(crate) fn environment_read(&mut self) {
         self.chunk = READ_CHUNK;
         if self.out.capacity() == 0 {
             self.out = buffers::take(COMMAND_CAPACITY);
         }
-        if let Some(storage) = self.lines.take_if_empty() {
+        if let Some(storage) = self.lines.take_if_empty().filter(|storage| storage.capacity() > 0) {
             buffers::give(storage);
         }
     }

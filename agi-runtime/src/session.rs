@@ -16,6 +16,7 @@ use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
 use crate::connection::{Connection, Stream};
 use crate::handler::{CatchUnwind, Outcome};
+use crate::hangup;
 use crate::limits::{Handshake, Handshakes, Held, OpenConnection, ServerStats, Waiting};
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
@@ -146,23 +147,30 @@ impl<'a> CutWatch<'a> {
 
     /// Whether the cut is given, leaving `waker` first if it was not left yet. Left
     /// before the flag is read: a cut given in between wakes it, or is seen.
+    #[inline]
     fn is_cut(&mut self, waker: &Waker) -> bool {
         if self.slot.is_none() {
-            let mut running = self.cut.running();
-            let waker = Some(waker.clone());
-            let slot = match running.free.pop() {
-                Some(slot) => slot,
-                None => {
-                    running.wakers.push(None);
-                    running.wakers.len() - 1
-                }
-            };
-            if let Some(entry) = running.wakers.get_mut(slot) {
-                *entry = waker;
-            }
-            self.slot = Some(slot);
+            self.leave(waker);
         }
         self.cut.is_given()
+    }
+
+    /// Leaves `waker` with the cut: once per call, out of the path of its other polls.
+    #[inline(never)]
+    fn leave(&mut self, waker: &Waker) {
+        let mut running = self.cut.running();
+        let waker = Some(waker.clone());
+        let slot = match running.free.pop() {
+            Some(slot) => slot,
+            None => {
+                running.wakers.push(None);
+                running.wakers.len() - 1
+            }
+        };
+        if let Some(entry) = running.wakers.get_mut(slot) {
+            *entry = waker;
+        }
+        self.slot = Some(slot);
     }
 }
 
@@ -491,20 +499,24 @@ async fn run_handler(
     handler: &dyn crate::Handler<()>,
     app: &App,
 ) -> (CallStatus, Option<String>, bool) {
-    let signal = call.hangup_signal();
     let grace = app.config.hangup_grace;
+    let mut hung_up = call.is_hung_up();
     let mut handled = CatchUnwind(handler.call(call, &()));
-    // The call learns of a hangup only while the handler drives it, so a look at the
-    // signal after each poll of the handler starts the grace period in time, without
-    // registering a waiter. (Boxed: only calls that hang up pay for the timer.)
+    // The call learns of a hangup only while the handler drives it, so a look after each
+    // poll of the handler starts the grace period in time, without registering a waiter:
+    // at the thread's count of hang-ups learned (`hangup::learned_here`), which only this
+    // call can have moved during the poll. (Boxed: only calls that hang up pay for the
+    // timer.)
     let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let mut cut = CutWatch::new(&app.cut);
     let stopped = std::future::poll_fn(|cx| {
+        let learned = hangup::learned_here();
         if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
             return Poll::Ready(Stopped::Handled(outcome));
         }
+        hung_up |= hangup::learned_here() != learned;
         if let Some(grace) = grace
-            && signal.is_hung_up()
+            && hung_up
             && overrun.get_or_insert_with(|| Box::pin(tokio::time::sleep(grace))).as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(Stopped::Overran);

@@ -613,6 +613,23 @@ impl<'e> EnvBuilder<'e> {
         Ok(())
     }
 
+    /// Takes the read buffer itself as the text, when it holds the whole block, read at
+    /// once and ASCII without CR (as Asterisk sends it): the lines were parsed where
+    /// they lie, and the offsets stay right. Any other block is copied (`push_chunk`).
+    fn take_block(&mut self, buffer: &mut Vec<u8>) -> bool {
+        // The empty line that ends the block stays out of the text.
+        let lines = buffer.len() - 1;
+        if !self.ended || self.env.text.capacity() != 0 || !is_ascii_without_cr(&buffer[..lines]) {
+            return false;
+        }
+        let room = self.path_room(lines);
+        buffer.truncate(lines);
+        // Usually there already: the buffer was sized for a whole block and a read.
+        buffer.reserve_exact(room);
+        self.env.text = std::mem::take(buffer);
+        true
+    }
+
     /// Parses a chunk again from a copy in which every line is UTF-8 (invalid sequences
     /// replaced) and ends with LF alone.
     fn push_cleaned(&mut self, mark: Mark, chunk: &[u8]) -> Result<(), EnvError> {
@@ -721,6 +738,10 @@ impl LineSink for EnvBuilder<'_> {
 
     fn chunk(&mut self, chunk: &[u8]) -> Result<(), EnvError> {
         self.push_chunk(chunk)
+    }
+
+    fn take_all(&mut self, buffer: &mut Vec<u8>) -> Result<bool, EnvError> {
+        Ok(self.take_block(buffer))
     }
 }
 
@@ -995,5 +1016,41 @@ mod tests {
     #[test]
     fn truncated_block_is_an_error() {
         assert!(matches!(AgiEnv::parse("agi_network: yes\n"), Err(EnvError::Truncated { lines: 1 })));
+    }
+
+    /// Reads `input` at once into a line buffer and builds an environment from it: the
+    /// environment, where its text was read into, and the bytes left in the buffer.
+    fn read_at_once(input: &[u8]) -> (AgiEnv, *const u8, Vec<u8>) {
+        let mut lines = LineBuffer::default();
+        lines.read_target(1024).extend_from_slice(input);
+        let read_into = lines.pending().as_ptr();
+        let mut env = AgiEnv::empty();
+        let mut builder = EnvBuilder::new(&mut env, EnvLimits::default());
+        assert_eq!(lines.drain_lines(8192, &mut builder).unwrap(), Drained::Done);
+        builder.finish();
+        (env, read_into, lines.pending().to_vec())
+    }
+
+    #[test]
+    fn a_block_read_whole_keeps_the_buffer_it_was_read_into() {
+        let (env, read_into, left) = read_at_once(b"agi_network: yes\nagi_network_script: bench?extension=1\n\n");
+        assert_eq!(env.text.as_ptr(), read_into, "the text is the read buffer, not a copy");
+        assert!(left.is_empty());
+        assert_eq!(env.network(), Some("yes"));
+        assert_eq!(env.path(), "/bench");
+        assert_eq!(env.query(), "extension=1");
+        assert_eq!(env.len(), 2);
+    }
+
+    #[test]
+    fn a_block_followed_by_more_bytes_or_needing_cleaning_is_copied() {
+        let (env, read_into, left) = read_at_once(b"agi_network: yes\nagi_arg_1: x\n\nHANGUP\n");
+        assert_ne!(env.text.as_ptr(), read_into);
+        assert_eq!(left, b"HANGUP\n", "what follows the block stays to be read");
+        assert_eq!(env.arg(1), Some("x"));
+        let (env, read_into, _) = read_at_once(b"agi_network: yes\r\nagi_channel: caf\xc3\xa9\r\n\r\n");
+        assert_ne!(env.text.as_ptr(), read_into);
+        assert_eq!(env.channel(), Some("caf\u{e9}"));
+        assert_eq!(env.network(), Some("yes"));
     }
 }

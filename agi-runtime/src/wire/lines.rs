@@ -65,6 +65,14 @@ pub(crate) trait LineSink {
     /// The bytes of the lines just handed, terminators included, before they leave
     /// the buffer.
     fn chunk(&mut self, chunk: &[u8]) -> Result<(), Self::Error>;
+
+    /// Offered instead of [`chunk`](Self::chunk) when the lines just handed, the last
+    /// one ending the lines wanted, are the whole buffer: the sink may take the buffer
+    /// itself (`Ok(true)`) rather than copy its bytes.
+    fn take_all(&mut self, buffer: &mut Vec<u8>) -> Result<bool, Self::Error> {
+        let _ = buffer;
+        Ok(false)
+    }
 }
 
 /// Where [`LineBuffer::drain_lines`] stopped.
@@ -139,8 +147,15 @@ impl LineBuffer {
                 break Drained::Done;
             }
         };
+        if drained == Drained::Done && self.start == 0 && start == self.buf.len() && sink.take_all(&mut self.buf)? {
+            // The sink took the whole buffer, lines and allocation: nothing is left here.
+            self.buf = Vec::new();
+            self.start = 0;
+            self.scanned = 0;
+            return Ok(drained);
+        }
         if start > 0 {
-            sink.chunk(&pending[..start])?;
+            sink.chunk(&self.buf[self.start..self.start + start])?;
         }
         self.advance(start);
         self.scanned = if drained == Drained::More { self.buf.len() - self.start } else { 0 };
