@@ -270,8 +270,8 @@ impl RunReport {
             let per_session = |seconds: f64| format!("{:.2}", seconds * 1e6 / self.sessions.max(1) as f64);
             put("server_cpu_s", format!("{:.3}", cpu.total()));
             put("server_cpu_us_per_session", per_session(cpu.total()));
-            put("server_user_us_per_session", per_session(cpu.user));
-            put("server_system_us_per_session", per_session(cpu.system));
+            put("server_user_us_per_session", per_session(cpu.user_part()));
+            put("server_system_us_per_session", per_session(cpu.system_part()));
             put("server_cpu_pct", format!("{:.1}", cpu.total() * 100.0 / self.elapsed.as_secs_f64().max(1e-9)));
         }
         if let Some(rest) = self.server_rest {
@@ -529,9 +529,10 @@ fn add_turn(report: &mut RunReport, first: &Snapshot, last: &Snapshot) {
     report.own_cpu += last.own_cpu - first.own_cpu;
     if let (Some(a), Some(b)) = (first.server_cpu, last.server_cpu) {
         let spent = b.since(a);
-        let total = report.server_cpu.get_or_insert_default();
-        total.user += spent.user;
-        total.system += spent.system;
+        match &mut report.server_cpu {
+            Some(total) => total.add(spent),
+            None => report.server_cpu = Some(spent),
+        }
     }
 }
 
