@@ -509,7 +509,8 @@ async fn run_handler(
     // timer.)
     let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let mut cut = CutWatch::new(&app.cut);
-    let stopped = std::future::poll_fn(|cx| {
+    // All moved into the closure: its state is then kept once, not beside references to it.
+    let stopped = std::future::poll_fn(move |cx| {
         let learned = hangup::learned_here();
         if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
             return Poll::Ready(Stopped::Handled(outcome));
