@@ -10,17 +10,17 @@
 # shared with other work), and turns this short make each server see the same machine.
 # Then it holds HOLD idle sessions on the framework and the reference, and prints the
 # table with the targets. Exits 0 when every target is met, 1 when one is missed, 2 on
-# an error. Loopback only; about 4 minutes once built.
+# an error. Loopback only; about 5 minutes once built.
 #
-# Settings (environment): ROUNDS=7 SECS=5 WARMUP=2 TURN_MS=250 CONCURRENCY=64
+# Settings (environment): ROUNDS=12 SECS=4 WARMUP=1 TURN_MS=250 CONCURRENCY=64
 # HOLD=19000 SERVER_CPU=0 LOAD_CPU=1 PORT=4573 (and the three ports after it)
 # OUT=target/bench-results/<date>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ROUNDS=${ROUNDS:-7}
-SECS=${SECS:-5}
-WARMUP=${WARMUP:-2}
+ROUNDS=${ROUNDS:-12}
+SECS=${SECS:-4}
+WARMUP=${WARMUP:-1}
 TURN_MS=${TURN_MS:-250}
 CONCURRENCY=${CONCURRENCY:-64}
 HOLD=${HOLD:-19000}
