@@ -21,13 +21,15 @@ use crate::wire::{AgiEnv, Arg, DEFAULT_MAX_COMMAND_LINE, EnvError, EnvLimits, Re
 
 /// Caps and timeouts of one call, copied from the server's configuration.
 #[derive(Debug, Clone, Copy)]
+// In declaration order, the three every command reads first (see `Call`).
+#[repr(C)]
 pub(crate) struct CallLimits {
-    pub(crate) max_command_line: usize,
     pub(crate) max_reply_line: usize,
-    pub(crate) max_usage_lines: usize,
+    pub(crate) max_command_line: usize,
     pub(crate) command_timeout: Option<Duration>,
     /// The per-line timeout of the data phases of extension commands (§6).
     pub(crate) data_timeout: Duration,
+    pub(crate) max_usage_lines: usize,
 }
 
 impl Default for CallLimits {
@@ -99,23 +101,26 @@ enum Step {
 ///     Ok(())
 /// }
 /// ```
-// Laid out in declaration order, the fields every command touches first: with many
-// calls waiting at once, a call's state has left the processor's cache by the time its
-// reply comes, and these then come back in three or four cache lines instead of seven.
+// Laid out in declaration order, the fields every command touches first (up to the
+// first three limits, under 180 bytes): with many calls waiting at once, a call's state
+// has left the processor's cache by the time its reply comes, and these then come back
+// in three cache lines.
 #[repr(C)]
 pub struct Call {
     conn: Connection,
     /// The last final reply, still in the read buffer; consumed before the next read.
     pending: Option<LineSpan>,
     health: Health,
-    /// The last reply converted from invalid UTF-8, when it was not valid UTF-8.
-    lossy: Option<String>,
-    limits: CallLimits,
     hung_up: bool,
     /// A command was sent and its reply not read yet.
     in_flight: bool,
     /// The failure marker was sent: no reply comes, Asterisk closes the session.
     marker_sent: bool,
+    /// The last reply was not valid UTF-8: `lossy` holds it converted.
+    converted: bool,
+    limits: CallLimits,
+    /// The last reply converted from invalid UTF-8, when `converted`.
+    lossy: Option<String>,
     /// Made when first asked for ([`hangup_signal`](Call::hangup_signal)): most calls
     /// never ask, and the session learns of the hangup without it.
     signal: OnceLock<HangupSignal>,
@@ -159,6 +164,7 @@ impl Call {
             health: Health::Ready,
             pending: None,
             lossy: None,
+            converted: false,
             in_flight: false,
             marker_sent: false,
             limits,
@@ -521,7 +527,7 @@ impl Call {
         if tracing::level_enabled!(tracing::Level::DEBUG) {
             log_final_reply(line);
         }
-        self.lossy = None;
+        self.forget_converted();
         true
     }
 
@@ -542,6 +548,7 @@ impl Call {
                     Cow::Borrowed(_) => None,
                     Cow::Owned(text) => Some(text),
                 };
+                self.converted = self.lossy.is_some();
                 Step::Final
             }
             Line::InvalidCommand => Step::Fail(AgiError::InvalidCommand { command: command.to_owned() }),
@@ -573,10 +580,10 @@ impl Call {
     fn response(&self, command: &str) -> AgiResult<Response<'_>> {
         // Without a converted copy, the reply in the buffer was found to be UTF-8 when
         // it was read (`step`): it is not checked again.
-        let text = match (&self.lossy, self.pending) {
-            (Some(text), _) => text.as_bytes(),
-            (None, Some(span)) => self.conn.line(span),
-            (None, None) => b"",
+        let text = match (self.converted, self.pending) {
+            (true, _) => self.lossy.as_deref().unwrap_or_default().as_bytes(),
+            (false, Some(span)) => self.conn.line(span),
+            (false, None) => b"",
         };
         text.strip_prefix(b"200 ").and_then(Response::parse_checked).ok_or_else(|| no_reply(command))
     }
@@ -585,7 +592,16 @@ impl Call {
         if let Some(span) = self.pending.take() {
             self.conn.consume(span);
         }
-        self.lossy = None;
+        self.forget_converted();
+    }
+
+    /// Drops the converted copy of the last reply, if there is one: the field is not
+    /// even read otherwise (it is out of the lines every command touches).
+    fn forget_converted(&mut self) {
+        if self.converted {
+            self.converted = false;
+            self.lossy = None;
+        }
     }
 
     fn mark_hung_up(&mut self) {

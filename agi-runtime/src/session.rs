@@ -333,7 +333,7 @@ fn run_in_span(mut call: Call, handshake: Handshake, app: Arc<App>) -> impl Futu
         };
         let (status, reason, cut) = {
             let active = observe::call_started(&entry.info.pattern);
-            let outcome = run_handler(&mut call, &*entry.handler, app).await;
+            let outcome = handler_ended(run_handler(&mut call, &*entry.handler, app).await, app);
             active.completed(outcome.0);
             drop(permits);
             outcome
@@ -494,11 +494,15 @@ enum Stopped {
 }
 
 /// Runs the handler, catching panics, and enforcing the post-hangup and shutdown deadlines.
-async fn run_handler(
-    call: &mut Call,
-    handler: &dyn crate::Handler<()>,
-    app: &App,
-) -> (CallStatus, Option<String>, bool) {
+///
+/// A plain function returning a `poll_fn` rather than an `async fn`: the session awaits
+/// the closure's state itself, without the state machine of one more `async` layer
+/// (its own state, in a line of memory of its own, read at every poll).
+fn run_handler<'a>(
+    call: &'a mut Call,
+    handler: &'a dyn crate::Handler<()>,
+    app: &'a App,
+) -> impl Future<Output = Stopped> + Send + 'a {
     let grace = app.config.hangup_grace;
     let mut hung_up = call.is_hung_up();
     let mut handled = CatchUnwind(handler.call(call, &()));
@@ -510,7 +514,7 @@ async fn run_handler(
     let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let mut cut = CutWatch::new(&app.cut);
     // All moved into the closure: its state is then kept once, not beside references to it.
-    let stopped = std::future::poll_fn(move |cx| {
+    std::future::poll_fn(move |cx| {
         let learned = hangup::learned_here();
         if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
             return Poll::Ready(Stopped::Handled(outcome));
@@ -527,7 +531,10 @@ async fn run_handler(
         }
         Poll::Pending
     })
-    .await;
+}
+
+/// What the session reports for a handler's run.
+fn handler_ended(stopped: Stopped, app: &App) -> (CallStatus, Option<String>, bool) {
     match stopped {
         Stopped::Handled(outcome) => match outcome {
             Ok(Outcome::Success) => (CallStatus::Success, None, false),
@@ -549,7 +556,7 @@ async fn run_handler(
             }
         },
         Stopped::Overran => {
-            let grace = grace.unwrap_or_default();
+            let grace = app.config.hangup_grace.unwrap_or_default();
             observe::timeout(Deadline::HangupGrace);
             tracing::warn!(?grace, "handler still running after the hangup deadline; stopped");
             (

@@ -1,6 +1,7 @@
 //! Splitting an incoming byte stream into LF-terminated lines, with a length cap.
 
 use std::borrow::Cow;
+use std::num::NonZeroU8;
 
 /// The text of a line: borrowed when it is valid UTF-8 (checked with the fast
 /// validator), with each invalid sequence replaced by U+FFFD otherwise.
@@ -90,8 +91,13 @@ pub(crate) enum Drained {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LineSpan {
     len: usize,
-    terminator: usize,
+    /// 1 or 2 (LF, CR LF): never zero, so that `Option<LineSpan>` is no larger.
+    terminator: NonZeroU8,
 }
+
+/// The length of each line ending.
+const LF: NonZeroU8 = NonZeroU8::MIN;
+const CR_LF: NonZeroU8 = NonZeroU8::MIN.saturating_add(1);
 
 impl LineBuffer {
     /// Finds the first complete line, without its LF (and without one CR before it).
@@ -113,7 +119,7 @@ impl LineBuffer {
             if lf > max {
                 return Err(LineTooLong { max });
             }
-            let (len, terminator) = if lf > 0 && pending[lf - 1] == b'\r' { (lf - 1, 2) } else { (lf, 1) };
+            let (len, terminator) = if lf > 0 && pending[lf - 1] == b'\r' { (lf - 1, CR_LF) } else { (lf, LF) };
             return Ok(Some(LineSpan { len, terminator }));
         }
         self.scanned = pending.len();
@@ -169,7 +175,7 @@ impl LineBuffer {
 
     /// Drops a line found by [`next_line`](Self::next_line) from the front.
     pub(crate) fn consume(&mut self, span: LineSpan) {
-        self.advance(span.len + span.terminator);
+        self.advance(span.len + usize::from(span.terminator.get()));
         self.scanned = 0;
     }
 
