@@ -361,6 +361,30 @@ async fn a_silent_peer_is_timed_out() {
     server.shutdown().await;
 }
 
+/// A handler written by hand that panics before it has a future to return.
+struct PanicsAtOnce;
+
+impl agi_runtime::Handler<()> for PanicsAtOnce {
+    fn call<'a>(
+        &'a self,
+        _call: &'a mut agi_runtime::Call,
+        _state: &'a (),
+    ) -> agi_runtime::BoxFuture<'a, agi_runtime::Outcome> {
+        panic!("no future for you")
+    }
+}
+
+#[tokio::test]
+async fn a_handler_panicking_before_its_future_exists_is_reported_like_any_panic() {
+    let router = Router::new().route("/early", PanicsAtOnce).unwrap();
+    let server = start(router, |s| s).await;
+    let mut peer = ScriptedPeer::connect(server.addr, &CallSpec::new("early")).await.unwrap();
+    let end = peer.finish().await.unwrap();
+    assert_eq!(end.variable("FASTAGI_STATUS"), Some("HANDLER_ERROR"));
+    assert_eq!(end.variable("FASTAGI_REASON"), Some("the handler panicked: no future for you"));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_panicking_handler_ends_only_its_own_call() {
     let router = Router::new()

@@ -144,6 +144,18 @@ where
 /// Polls a future, turning a panic inside it into `Err(message)`.
 pub(crate) struct CatchUnwind<F>(pub(crate) F);
 
+impl<'a> CatchUnwind<BoxFuture<'a, Outcome>> {
+    /// A handler's future from `start` (its [`Handler::call`]), where a panic in `start`
+    /// itself (the extraction of the handler's inputs, or a `call` written by hand) is
+    /// raised again at the first poll, and so reported as one in the handler.
+    pub(crate) fn start(start: impl FnOnce() -> BoxFuture<'a, Outcome>) -> Self {
+        match std::panic::catch_unwind(AssertUnwindSafe(start)) {
+            Ok(future) => CatchUnwind(future),
+            Err(payload) => CatchUnwind(Box::pin(async move { std::panic::resume_unwind(payload) })),
+        }
+    }
+}
+
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
     type Output = Result<F::Output, String>;
 

@@ -505,7 +505,7 @@ fn run_handler<'a>(
 ) -> impl Future<Output = Stopped> + Send + 'a {
     let grace = app.config.hangup_grace;
     let mut hung_up = call.is_hung_up();
-    let mut handled = CatchUnwind(handler.call(call, &()));
+    let mut handled = CatchUnwind::start(|| handler.call(call, &()));
     // The call learns of a hangup only while the handler drives it, so a look after each
     // poll of the handler starts the grace period in time, without registering a waiter:
     // at the thread's count of hang-ups learned (`hangup::learned_here`), which only this

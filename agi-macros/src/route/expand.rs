@@ -44,7 +44,7 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usiz
                 extract.push(quote_spanned! {ty.span()=>
                     let #local: #ty = match #private::path_param::<#ty>(&*__agi_call, #capture, #ident_text) {
                         ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(rejection) => return #private::Outcome::Rejected(rejection),
+                        ::core::result::Result::Err(rejection) => return #private::rejected(rejection),
                     };
                 });
             }
@@ -56,7 +56,7 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usiz
                 extract.push(quote_spanned! {ty.span()=>
                     let #local: #ty = match #private::#function::<#target>(&*__agi_call, #n, #ident_text) {
                         ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(rejection) => return #private::Outcome::Rejected(rejection),
+                        ::core::result::Result::Err(rejection) => return #private::rejected(rejection),
                     };
                 });
             }
@@ -65,7 +65,7 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usiz
                 extract.push(quote_spanned! {ty.span()=>
                     let #local: #ty = match #private::extract::<__AgiState, #ty>(&*__agi_call, __agi_state) {
                         ::core::result::Result::Ok(value) => value,
-                        ::core::result::Result::Err(rejection) => return #private::Outcome::Rejected(rejection),
+                        ::core::result::Result::Err(rejection) => return #private::rejected(rejection),
                     };
                 });
             }
@@ -77,7 +77,14 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usiz
         ReturnType::Default => item.sig.ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
     };
-    let outcome = quote_spanned!(outcome_span=> #private::into_outcome(__agi_result));
+    // The return type named as the output (unless it is an `impl Trait`, which cannot be
+    // named there): a type that is not `IntoOutcome` is then reported on it.
+    let output = match &item.sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) if !is_impl_trait(ty) => quote!(#ty),
+        ReturnType::Type(..) => quote!(_),
+    };
+    let run = quote_spanned!(outcome_span=> #private::into_outcome::<#output, _>(#name(#(#call_args),*)));
     let max_calls = match max_calls {
         Some(n) => quote!(::core::option::Option::Some(#n)),
         None => quote!(::core::option::Option::None),
@@ -124,18 +131,21 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usiz
                     __agi_state: &'__agi __AgiState,
                 ) -> #private::BoxFuture<'__agi, #private::Outcome> {
                     let _ = __agi_state;
-                    ::std::boxed::Box::pin(async move {
-                        #query_extract
-                        #(#extract)*
-                        let __agi_result = #name(#(#call_args),*).await;
-                        #outcome
-                    })
+                    #query_extract
+                    #(#extract)*
+                    #run
                 }
             }
         };
 
         #auto_register
     }
+}
+
+/// Whether `ty` is or holds an `impl Trait`.
+fn is_impl_trait(ty: &Type) -> bool {
+    quote!(#ty).into_iter().any(|token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "impl"))
+        || matches!(ty, Type::ImplTrait(_))
 }
 
 /// Whether a handler needs the router's state: a `State<T>` or a custom extractor
@@ -255,7 +265,7 @@ impl<'a> QueryStruct<'a> {
         quote! {
             let __agi_query: #query_type = match #private::query::<#query_type>(&*__agi_call, &[#(#checks),*]) {
                 ::core::result::Result::Ok(query) => query,
-                ::core::result::Result::Err(rejection) => return #private::Outcome::Rejected(rejection),
+                ::core::result::Result::Err(rejection) => return #private::rejected(rejection),
             };
         }
     }
