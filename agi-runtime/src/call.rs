@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -121,9 +121,9 @@ pub struct Call {
     limits: CallLimits,
     /// The last reply converted from invalid UTF-8, when `converted`.
     lossy: Option<String>,
-    /// Made when first asked for ([`hangup_signal`](Call::hangup_signal)): most calls
-    /// never ask, and the session learns of the hangup without it.
-    signal: OnceLock<HangupSignal>,
+    /// Made once the environment is read, on the thread that runs the call (its state
+    /// is recycled per thread); `None` before.
+    signal: Option<HangupSignal>,
     env: AgiEnv,
     peer: Option<SocketAddr>,
     route: Option<Arc<RouteInfo>>,
@@ -149,6 +149,7 @@ impl Call {
         let mut call = Call::opening(conn, limits, peer);
         call.env = env;
         call.conn.environment_read();
+        call.signal = Some(HangupSignal::default());
         call
     }
 
@@ -159,7 +160,7 @@ impl Call {
         Call {
             conn,
             env: AgiEnv::empty(),
-            signal: OnceLock::new(),
+            signal: None,
             hung_up: false,
             health: Health::Ready,
             pending: None,
@@ -177,7 +178,12 @@ impl Call {
     /// A reader of the environment block into the call, where it stays: built in place,
     /// it is never moved (it and the connection are a few hundred bytes).
     pub(crate) fn environment_reader(&mut self, limits: EnvLimits) -> EnvReader<'_> {
-        EnvReader { max: limits.line_cap(), builder: EnvBuilder::new(&mut self.env, limits), conn: &mut self.conn }
+        EnvReader {
+            max: limits.line_cap(),
+            builder: EnvBuilder::new(&mut self.env, limits),
+            conn: &mut self.conn,
+            signal: &mut self.signal,
+        }
     }
 
     /// Half-closes a connection that will not become a call (no usable environment).
@@ -226,15 +232,8 @@ impl Call {
 
     /// A cloneable signal that fires when this call learns of the hangup.
     pub fn hangup_signal(&self) -> HangupSignal {
-        let signal = self.signal.get_or_init(|| {
-            let signal = HangupSignal::default();
-            // Made after the hangup was learned: it has fired already.
-            if self.hung_up {
-                signal.fire();
-            }
-            signal
-        });
-        signal.clone()
+        // A call is handed out only once its environment is read, and so its signal made.
+        self.signal.clone().unwrap_or_default()
     }
 
     /// The per-command reply timeout; `None` (the default) waits as long as Asterisk
@@ -609,8 +608,7 @@ impl Call {
             observe::hangup();
             tracing::debug!("channel hung up");
             self.hung_up = true;
-            crate::hangup::count_learned();
-            if let Some(signal) = self.signal.get() {
+            if let Some(signal) = &self.signal {
                 signal.fire();
             }
         }
@@ -698,6 +696,7 @@ impl Call {
 pub(crate) struct EnvReader<'c> {
     conn: &'c mut Connection,
     builder: EnvBuilder<'c>,
+    signal: &'c mut Option<HangupSignal>,
     max: usize,
 }
 
@@ -708,6 +707,7 @@ impl EnvReader<'_> {
             ReadLines::Done => {
                 self.builder.finish();
                 self.conn.environment_read();
+                *self.signal = Some(HangupSignal::default());
                 Ok(())
             }
             ReadLines::Eof => Err(EnvError::Truncated { lines: self.builder.lines() }),

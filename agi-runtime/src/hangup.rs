@@ -1,6 +1,5 @@
 //! The hang-up signal: sticky state plus a future to await.
 
-use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -88,27 +87,6 @@ impl HangupSignal {
             shared.notify.notify_waiters();
         }
     }
-}
-
-thread_local! {
-    /// How many hang-ups the calls run on this thread have learned (see [`learned_here`]).
-    static LEARNED: Cell<u64> = const { Cell::new(0) };
-}
-
-/// How many hang-ups the calls run on this thread have learned so far.
-///
-/// A session reads it before and after each poll of its handler to know whether its
-/// call learned of the hangup meanwhile: a call learns it only inside a poll of the
-/// handler that holds it, on the thread that polls it, and no other call is driven
-/// inside that poll. So no flag is shared between the call and its session, which
-/// would be an allocation per call and a cache line more at every poll.
-pub(crate) fn learned_here() -> u64 {
-    LEARNED.with(Cell::get)
-}
-
-/// Counts a hang-up learned by a call on this thread ([`learned_here`]).
-pub(crate) fn count_learned() {
-    LEARNED.with(|learned| learned.set(learned.get().wrapping_add(1)));
 }
 
 /// Completes once `ready()` holds, re-checking each time `notify` wakes its waiters.

@@ -16,7 +16,6 @@ use crate::admission::{Admission, AdmissionPolicy};
 use crate::call::{Call, CallLimits};
 use crate::connection::{Connection, Stream};
 use crate::handler::{CatchUnwind, Outcome};
-use crate::hangup;
 use crate::limits::{Handshake, Handshakes, Held, OpenConnection, ServerStats, Waiting};
 use crate::observe::{self, Deadline, Refusal};
 use crate::router::{Matched, RouteTable};
@@ -504,24 +503,20 @@ fn run_handler<'a>(
     app: &'a App,
 ) -> impl Future<Output = Stopped> + Send + 'a {
     let grace = app.config.hangup_grace;
-    let mut hung_up = call.is_hung_up();
+    let signal = call.hangup_signal();
     let mut handled = CatchUnwind::start(|| handler.call(call, &()));
-    // The call learns of a hangup only while the handler drives it, so a look after each
-    // poll of the handler starts the grace period in time, without registering a waiter:
-    // at the thread's count of hang-ups learned (`hangup::learned_here`), which only this
-    // call can have moved during the poll. (Boxed: only calls that hang up pay for the
-    // timer.)
+    // The call learns of a hangup only while the handler drives it, so a look at the
+    // signal after each poll of the handler starts the grace period in time, without
+    // registering a waiter. (Boxed: only calls that hang up pay for the timer.)
     let mut overrun: Option<Pin<Box<tokio::time::Sleep>>> = None;
     let mut cut = CutWatch::new(&app.cut);
     // All moved into the closure: its state is then kept once, not beside references to it.
     std::future::poll_fn(move |cx| {
-        let learned = hangup::learned_here();
         if let Poll::Ready(outcome) = Pin::new(&mut handled).poll(cx) {
             return Poll::Ready(Stopped::Handled(outcome));
         }
-        hung_up |= hangup::learned_here() != learned;
         if let Some(grace) = grace
-            && hung_up
+            && signal.is_hung_up()
             && overrun.get_or_insert_with(|| Box::pin(tokio::time::sleep(grace))).as_mut().poll(cx).is_ready()
         {
             return Poll::Ready(Stopped::Overran);
