@@ -67,14 +67,20 @@ pub fn cpu_time(pid: u32) -> io::Result<CpuTime> {
 }
 
 /// The run time of the threads of `pid` alive now, in seconds (the benchmark servers
-/// run one thread); `None` when the kernel does not keep it.
+/// and the load generator run one thread, so none has exited in between); `None` when
+/// the kernel does not keep it.
 fn run_time(pid: u32) -> Option<f64> {
-    let mut nanos = 0u64;
-    for thread in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let schedstat = std::fs::read_to_string(thread.ok()?.path().join("schedstat")).ok()?;
-        nanos += schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
+    // The main thread's, first: where it cannot be read, no thread's can.
+    let nanos = |path: std::path::PathBuf| -> Option<u64> {
+        std::fs::read_to_string(path).ok()?.split_whitespace().next()?.parse().ok()
+    };
+    nanos(format!("/proc/{pid}/schedstat").into())?;
+    let mut total = 0u64;
+    for thread in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        // A thread that ended since the directory was read counts for nothing.
+        total += nanos(thread.path().join("schedstat")).unwrap_or(0);
     }
-    Some(nanos as f64 / 1e9)
+    Some(total as f64 / 1e9)
 }
 
 /// Resident memory of a process, in KiB.

@@ -144,8 +144,17 @@ pub(crate) fn expand(handler: &Handler, info: &RouteInfo, max_calls: Option<usiz
 
 /// Whether `ty` is or holds an `impl Trait`.
 fn is_impl_trait(ty: &Type) -> bool {
-    quote!(#ty).into_iter().any(|token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "impl"))
-        || matches!(ty, Type::ImplTrait(_))
+    holds_impl(quote!(#ty))
+}
+
+/// Whether `tokens` hold the keyword `impl`, inside brackets and the invisible groups a
+/// `macro_rules!` type argument arrives in included.
+fn holds_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => holds_impl(group.stream()),
+        _ => false,
+    })
 }
 
 /// Whether a handler needs the router's state: a `State<T>` or a custom extractor

@@ -1,4 +1,5 @@
-// Every return form: nothing, `AgiResult<()>`, and `Result<(), E>` with a displayable `E`.
+// Every return form: nothing, `AgiResult<()>`, and `Result<(), E>` with a displayable `E`,
+// named or `impl Display`, written out or handed in by a `macro_rules!` macro.
 use agi_runtime::prelude::*;
 
 #[agi_route("/unit")]
@@ -27,6 +28,23 @@ async fn boxed_error(call: &mut Call) -> Result<(), Box<dyn std::error::Error + 
     Ok(())
 }
 
+#[agi_route("/opaque-error")]
+async fn opaque_error(call: &mut Call) -> Result<(), impl std::fmt::Display + use<>> {
+    call.answer().await.map_err(|e| e.to_string())
+}
+
+macro_rules! handler_returning {
+    ($name:ident, $route:literal, $ret:ty) => {
+        #[agi_route($route)]
+        async fn $name(call: &mut Call) -> $ret {
+            call.answer().await.map_err(|e| e.to_string())
+        }
+    };
+}
+
+handler_returning!(from_a_macro, "/from-a-macro", Result<(), impl std::fmt::Display + use<>>);
+
 fn main() {
-    let _router: Router = routes![unit, explicit_unit, agi_result, string_error, boxed_error];
+    let _router: Router =
+        routes![unit, explicit_unit, agi_result, string_error, boxed_error, opaque_error, from_a_macro];
 }
