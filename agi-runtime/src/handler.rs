@@ -136,8 +136,38 @@ where
     R: IntoOutcome + 'static,
 {
     fn call<'a>(&'a self, call: &'a mut Call, _state: &'a S) -> BoxFuture<'a, Outcome> {
-        let future = (self.0)(call);
-        Box::pin(async move { future.await.into_outcome() })
+        boxed_outcome((self.0)(call))
+    }
+}
+
+/// A handler's future, boxed, its output turned into an [`Outcome`] as it ends: a map
+/// written by hand rather than an `async` block around it, which would be one more state
+/// to keep and to step through at every poll.
+pub(crate) fn boxed_outcome<'a, R, F>(future: F) -> BoxFuture<'a, Outcome>
+where
+    R: IntoOutcome,
+    F: Future<Output = R> + Send + 'a,
+{
+    Box::pin(IntoOutcomeFuture { future })
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`boxed_outcome`].
+    struct IntoOutcomeFuture<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F, R> Future for IntoOutcomeFuture<F>
+where
+    F: Future<Output = R>,
+    R: IntoOutcome,
+{
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        self.project().future.poll(cx).map(IntoOutcome::into_outcome)
     }
 }
 

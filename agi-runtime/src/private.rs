@@ -4,8 +4,6 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 pub use serde;
 
@@ -78,35 +76,14 @@ where
 
 /// A handler's future, boxed as the router keeps it, its output turned into an
 /// [`Outcome`] as it ends: the inputs were extracted before, so the box holds the
-/// handler's own state machine and nothing around it (an `async` block around it would
-/// be one more state to keep and to step through at every poll).
+/// handler's own state machine and nothing around it.
 pub fn into_outcome<'a, R: IntoOutcome, F: Future<Output = R> + Send + 'a>(future: F) -> BoxFuture<'a, Outcome> {
-    Box::pin(IntoOutcomeFuture { future })
+    crate::handler::boxed_outcome(future)
 }
 
 /// A call whose inputs could not be extracted: its handler does not run.
 pub fn rejected<'a>(rejection: Rejection) -> BoxFuture<'a, Outcome> {
     Box::pin(std::future::ready(Outcome::Rejected(rejection)))
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`into_outcome`].
-    struct IntoOutcomeFuture<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-impl<F, R> Future for IntoOutcomeFuture<F>
-where
-    F: Future<Output = R>,
-    R: IntoOutcome,
-{
-    type Output = Outcome;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        self.project().future.poll(cx).map(IntoOutcome::into_outcome)
-    }
 }
 
 /// A query field the macro declared, for precise error reports.
